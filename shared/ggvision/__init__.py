@@ -1,0 +1,7 @@
+"""ggvision: the shared library of the ggvision Greengrass components.
+
+Config, IPC, message contracts, frame transport, model runtimes and image operations live here once;
+every component's `main.py` builds on them.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,265 @@
+"""A thin layer over awsiotsdk's GreengrassCoreIPCClientV2: the one way components talk IPC.
+
+Subscriptions hand messages to a bounded queue from the IPC networking thread and never block it:
+when a consumer falls behind, the oldest pending message is dropped and counted (for frames, newest
+wins). IoT Core publishes check the 128 KB payload limit before sending.
+"""
+
+import collections
+import concurrent.futures
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Deque, Dict, List, Optional, Union
+
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+from awsiot.greengrasscoreipc.model import (
+    QOS,
+    BinaryMessage,
+    JsonMessage,
+    Metric,
+    PublishMessage,
+    ReceiveMode,
+    SubscriptionResponseMessage,
+)
+
+from .log import get_logger
+
+IOT_CORE_MAX_PAYLOAD = 128 * 1024  # bytes: IoT Core rejects larger MQTT payloads
+
+_log = get_logger(__name__)
+
+
+class PayloadTooLarge(ValueError):
+    """An IoT Core payload over the 128 KB limit; it was not sent."""
+
+
+@dataclass
+class Message:
+    """One message received on a subscription: `payload` for JSON messages, `binary` for binary ones."""
+
+    topic: str
+    payload: Optional[Dict[str, Any]]
+    binary: Optional[bytes]
+    received_at: float
+
+
+class Subscription:
+    """A bounded queue of messages received on one topic filter."""
+
+    def __init__(self, topic: str, max_pending: int) -> None:
+        self.topic = topic
+        self.dropped = 0
+        self._pending: Deque[Message] = collections.deque()
+        self._max_pending = max(1, max_pending)
+        self._ready = threading.Condition()
+        self._closed = False
+        self._operation: Any = None
+        self._last_drop_report = 0.0
+
+    def _deliver(self, message: Message) -> None:
+        # Runs on the IPC networking thread: O(1), never blocks beyond a short lock.
+        with self._ready:
+            if self._closed:
+                return
+            if len(self._pending) >= self._max_pending:
+                self._pending.popleft()
+                self.dropped += 1
+                now = time.monotonic()
+                if now - self._last_drop_report > 10:
+                    self._last_drop_report = now
+                    _log.warning("consumer of %s is slow: %d messages dropped so far",
+                                 self.topic, self.dropped)
+            self._pending.append(message)
+            self._ready.notify()
+
+    def get(self, timeout: Optional[float] = None) -> Optional[Message]:
+        """The oldest pending message; None after `timeout` seconds or once closed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._ready:
+            while not self._pending:
+                if self._closed:
+                    return None
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                self._ready.wait(remaining)
+            return self._pending.popleft()
+
+    def get_latest(self, timeout: Optional[float] = None) -> Optional[Message]:
+        """The newest pending message, discarding (and counting) older ones: for newest-wins consumers."""
+        first = self.get(timeout)
+        if first is None:
+            return None
+        with self._ready:
+            skipped = len(self._pending)
+            latest = self._pending.pop() if skipped else first
+            self._pending.clear()
+            self.dropped += skipped
+        return latest
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def close(self) -> None:
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+        operation, self._operation = self._operation, None
+        if operation is not None:
+            try:
+                operation.close()
+            except Exception:  # already closed by the server or a lost connection
+                pass
+
+
+class IpcClient:
+    """The component's IPC connection. Create one per process with `IpcClient.connect()`."""
+
+    def __init__(self, client: GreengrassCoreIPCClientV2, thing_name: str = "") -> None:
+        self._client = client
+        self.thing_name = thing_name or os.environ.get("AWS_IOT_THING_NAME", "")
+        self._subscriptions: List[Subscription] = []
+        self._config_operations: List[Any] = []
+
+    @classmethod
+    def connect(cls, socket_path: Optional[str] = None, auth_token: Optional[str] = None,
+                timeout: float = 10.0) -> "IpcClient":
+        """Connect to the nucleus named by the component environment (or by the arguments)."""
+        import awsiot.greengrasscoreipc
+
+        connection = awsiot.greengrasscoreipc.connect(ipc_socket=socket_path, authtoken=auth_token,
+                                                      timeout=timeout)
+        # executor=None: our callbacks only enqueue, so they may run on the networking thread;
+        # a thread pool would reorder messages.
+        return cls(GreengrassCoreIPCClientV2(client=connection, executor=None))
+
+    # -- local pub/sub -------------------------------------------------------------------------
+
+    def publish_json(self, topic: str, message: Dict[str, Any]) -> None:
+        self._client.publish_to_topic(topic=topic, publish_message=_json_message(message))
+
+    def publish_json_async(self, topic: str, message: Dict[str, Any]) -> concurrent.futures.Future:
+        """Publish without waiting for the nucleus's acknowledgement (for high-rate publishers)."""
+        return self._client.publish_to_topic_async(topic=topic, publish_message=_json_message(message))
+
+    def publish_binary(self, topic: str, data: bytes) -> None:
+        message = PublishMessage(binary_message=BinaryMessage(message=data))
+        self._client.publish_to_topic(topic=topic, publish_message=message)
+
+    def subscribe(self, topic: str, max_pending: int = 64,
+                  receive_mode: Optional[str] = None) -> Subscription:
+        """Subscribe to a topic or filter (`+`, `#`); messages queue in the returned Subscription."""
+        subscription = Subscription(topic, max_pending)
+
+        def on_event(event: SubscriptionResponseMessage) -> None:
+            subscription._deliver(_to_message(event, topic))
+
+        def on_error(error: Exception) -> bool:
+            _log.warning("subscription to %s failed: %s", topic, error)
+            return True  # close the stream; the owner sees get() return None
+
+        def on_closed() -> None:
+            with subscription._ready:
+                subscription._closed = True
+                subscription._ready.notify_all()
+
+        _, operation = self._client.subscribe_to_topic(
+            topic=topic,
+            receive_mode=receive_mode,
+            on_stream_event=on_event,
+            on_stream_error=on_error,
+            on_stream_closed=on_closed,
+        )
+        subscription._operation = operation
+        self._subscriptions.append(subscription)
+        return subscription
+
+    # -- IoT Core ------------------------------------------------------------------------------
+
+    def publish_iot_core(self, topic: str, payload: Union[bytes, Dict[str, Any]], qos: int = 0) -> None:
+        """Publish to AWS IoT Core; raises PayloadTooLarge (nothing sent) above 128 KB."""
+        data = encode_iot_payload(payload)
+        self._client.publish_to_iot_core(
+            topic_name=topic, qos=QOS.AT_LEAST_ONCE if qos else QOS.AT_MOST_ONCE, payload=data
+        )
+
+    # -- lifecycle, metrics, configuration -----------------------------------------------------
+
+    def update_state(self, state: str) -> None:
+        self._client.update_state(state=state)
+
+    def put_metric(self, name: str, value: float, unit: str = "COUNT") -> None:
+        self.put_metrics({name: value}, unit)
+
+    def put_metrics(self, values: Dict[str, float], unit: str = "COUNT") -> None:
+        metrics = [Metric(name=name, unit=unit, value=float(v)) for name, v in values.items()]
+        self._client.put_component_metric(metrics=metrics)
+
+    def get_configuration(self, key_path: Optional[List[str]] = None,
+                          component_name: Optional[str] = None) -> Any:
+        response = self._client.get_configuration(component_name=component_name, key_path=key_path or [])
+        return response.value
+
+    def on_configuration_update(self, callback: Callable[[List[str]], None],
+                                key_path: Optional[List[str]] = None) -> None:
+        """Call `callback(changed_key_path)` after each change of this component's configuration.
+
+        The callback runs on a separate thread: it may call back into IPC (the networking thread may not).
+        """
+
+        def on_event(event: Any) -> None:
+            changed = list(event.configuration_update_event.key_path or [])
+            threading.Thread(target=callback, args=(changed,), name="config-update", daemon=True).start()
+
+        _, operation = self._client.subscribe_to_configuration_update(
+            key_path=key_path or [], on_stream_event=on_event
+        )
+        self._config_operations.append(operation)
+
+    def close(self) -> None:
+        for subscription in self._subscriptions:
+            subscription.close()
+        for operation in self._config_operations:
+            try:
+                operation.close()
+            except Exception:
+                pass
+        self._client.close()
+
+
+def encode_iot_payload(payload: Union[bytes, Dict[str, Any]]) -> bytes:
+    """JSON-encode (compactly) and check the IoT Core size limit."""
+    data = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
+    if len(data) > IOT_CORE_MAX_PAYLOAD:
+        raise PayloadTooLarge(
+            f"IoT Core payload is {len(data)} bytes; the limit is {IOT_CORE_MAX_PAYLOAD} bytes"
+        )
+    return data
+
+
+def _json_message(message: Dict[str, Any]) -> PublishMessage:
+    return PublishMessage(json_message=JsonMessage(message=message))
+
+
+def _to_message(event: SubscriptionResponseMessage, subscribed_topic: str) -> Message:
+    now = time.time()
+    if event.json_message is not None:
+        context = event.json_message.context
+        return Message(_topic_of(context, subscribed_topic), event.json_message.message, None, now)
+    binary = event.binary_message
+    context = binary.context if binary is not None else None
+    data = bytes(binary.message) if binary is not None and binary.message is not None else b""
+    return Message(_topic_of(context, subscribed_topic), None, data, now)
+
+
+def _topic_of(context: Any, fallback: str) -> str:
+    topic = getattr(context, "topic", None)
+    return topic if topic else fallback
+
+
+RECEIVE_ALL = ReceiveMode.RECEIVE_ALL_MESSAGES
+RECEIVE_FROM_OTHERS = ReceiveMode.RECEIVE_MESSAGES_FROM_OTHERS

@@ -1,0 +1,5 @@
+"""A local stand-in for the Greengrass nucleus, for development and tests only (never deployed).
+
+It speaks the real Greengrass IPC wire protocol (AWS event-stream RPC over a Unix socket), so
+components use the real `awsiotsdk` client against it, and runs components from their recipes.
+"""
