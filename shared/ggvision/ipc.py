@@ -150,6 +150,10 @@ class IpcClient:
         message = PublishMessage(binary_message=BinaryMessage(message=data))
         self._client.publish_to_topic(topic=topic, publish_message=message)
 
+    def publish_binary_async(self, topic: str, data: bytes) -> concurrent.futures.Future:
+        message = PublishMessage(binary_message=BinaryMessage(message=data))
+        return self._client.publish_to_topic_async(topic=topic, publish_message=message)
+
     def subscribe(self, topic: str, max_pending: int = 64,
                   receive_mode: Optional[str] = None) -> Subscription:
         """Subscribe to a topic or filter (`+`, `#`); messages queue in the returned Subscription."""

@@ -1,0 +1,1 @@
+"""ggvision benchmarks, one module per area; `./scripts/bench [AREA…]` runs them."""
