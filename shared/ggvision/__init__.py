@@ -5,3 +5,12 @@ every component's `main.py` builds on them.
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Lazy, so `import ggvision` stays cheap for tools that only need contracts or config.
+    if name == "InferenceClient":
+        from .inference import InferenceClient
+
+        return InferenceClient
+    raise AttributeError(name)

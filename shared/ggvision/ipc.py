@@ -49,8 +49,9 @@ class Message:
 class Subscription:
     """A bounded queue of messages received on one topic filter."""
 
-    def __init__(self, topic: str, max_pending: int) -> None:
+    def __init__(self, topic: str, max_pending: int, wakeup: Optional[threading.Event] = None) -> None:
         self.topic = topic
+        self._wakeup = wakeup
         self.dropped = 0
         self._pending: Deque[Message] = collections.deque()
         self._max_pending = max(1, max_pending)
@@ -74,6 +75,12 @@ class Subscription:
                                  self.topic, self.dropped)
             self._pending.append(message)
             self._ready.notify()
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def get_nowait(self) -> Optional[Message]:
+        with self._ready:
+            return self._pending.popleft() if self._pending else None
 
     def get(self, timeout: Optional[float] = None) -> Optional[Message]:
         """The oldest pending message; None after `timeout` seconds or once closed."""
@@ -154,10 +161,13 @@ class IpcClient:
         message = PublishMessage(binary_message=BinaryMessage(message=data))
         return self._client.publish_to_topic_async(topic=topic, publish_message=message)
 
-    def subscribe(self, topic: str, max_pending: int = 64,
-                  receive_mode: Optional[str] = None) -> Subscription:
-        """Subscribe to a topic or filter (`+`, `#`); messages queue in the returned Subscription."""
-        subscription = Subscription(topic, max_pending)
+    def subscribe(self, topic: str, max_pending: int = 64, receive_mode: Optional[str] = None,
+                  wakeup: Optional[threading.Event] = None) -> Subscription:
+        """Subscribe to a topic or filter (`+`, `#`); messages queue in the returned Subscription.
+
+        `wakeup` is set after each message, so one thread can wait on several subscriptions.
+        """
+        subscription = Subscription(topic, max_pending, wakeup)
 
         def on_event(event: SubscriptionResponseMessage) -> None:
             subscription._deliver(_to_message(event, topic))

@@ -1,0 +1,105 @@
+"""`InferenceClient`: ask an ObjectDetection service for detections, the v2 form of the v1 ML SDK's
+`invoke_inference_service`.
+
+    client = ggvision.InferenceClient("detector")
+    result = client.invoke(content_type="image/jpeg", body=jpeg_bytes, timeout=5)
+    result["prediction"]  # [[class_id, score, xmin, ymin, xmax, ymax], ...]
+
+The caller's recipe must allow publishing to `ggvision/inference/<service>/request` and subscribing to
+its reply topic (`ggvision/inference/<service>/reply/<client name>`) and
+`ggvision/inference/<service>/errors` — see docs/migrating-from-v1.md.
+"""
+
+import io
+import json
+import threading
+import uuid
+from concurrent.futures import Future
+from typing import Any, Dict, Optional
+
+from ..ipc import IpcClient, Message, Subscription
+from .protocol import ErrorCode, InferenceError, build_request, topics
+
+
+class InferenceClient:
+    def __init__(self, service_name: str = "detector", ipc: Optional[IpcClient] = None,
+                 client_name: Optional[str] = None) -> None:
+        self.service_name = service_name
+        self._topics = topics(service_name)
+        self.reply_topic = self._topics["reply_prefix"] + (client_name or uuid.uuid4().hex[:16])
+        self._own_ipc = ipc is None
+        self._ipc = ipc or IpcClient.connect()
+        self._waiting: Dict[str, Future] = {}
+        self._lock = threading.Lock()
+        self._wakeup = threading.Event()
+        self._replies: Subscription = self._ipc.subscribe(self.reply_topic, 256, wakeup=self._wakeup)
+        self._errors: Subscription = self._ipc.subscribe(self._topics["errors"], 256, wakeup=self._wakeup)
+        self._closed = False
+        self._dispatcher = threading.Thread(target=self._dispatch, name="inference-replies", daemon=True)
+        self._dispatcher.start()
+
+    def invoke(self, content_type: Optional[str] = None, body: Optional[bytes] = None,
+               frame: Optional[Dict[str, Any]] = None, timeout: float = 10.0,
+               score_threshold: Optional[float] = None,
+               max_detections: Optional[int] = None) -> Dict[str, Any]:
+        """Detections for an image (`content_type` + `body`) or a `frame` event; raises InferenceError."""
+        request_id = uuid.uuid4().hex
+        future: Future = Future()
+        with self._lock:
+            self._waiting[request_id] = future
+        try:
+            request = build_request(request_id, self.reply_topic, content_type, body, frame,
+                                    score_threshold, max_detections)
+            self._ipc.publish_json(self._topics["request"], request)
+            try:
+                response = future.result(timeout)
+            except Exception:
+                raise InferenceError(ErrorCode.TIMEOUT,
+                                     f"no answer from {self.service_name} within {timeout} s") from None
+        finally:
+            with self._lock:
+                self._waiting.pop(request_id, None)
+        if "error" in response:
+            raise InferenceError(response["error"]["code"], response["error"]["message"])
+        return response
+
+    def invoke_inference_service(self, AlgoType: str = "object-detection", ServiceName: str = "",
+                                 ContentType: str = "image/jpeg", Accept: str = "application/json",
+                                 Body: bytes = b"", timeout: float = 10.0) -> Dict[str, Any]:
+        """The v1 ML SDK call shape: returns {"Body": <file with the JSON {"prediction": [...]}>}."""
+        response = self.invoke(content_type=ContentType, body=Body, timeout=timeout)
+        payload = json.dumps({"prediction": response["prediction"]}).encode()
+        return {"Body": io.BytesIO(payload), "ContentType": "application/json"}
+
+    def _dispatch(self) -> None:
+        while not self._closed:
+            self._wakeup.wait(0.5)
+            self._wakeup.clear()
+            for subscription in (self._replies, self._errors):
+                while True:
+                    message = subscription.get_nowait()
+                    if message is None:
+                        break
+                    self._complete(message)
+
+    def _complete(self, message: Message) -> None:
+        payload = message.payload
+        if not isinstance(payload, dict) or not isinstance(payload.get("request_id"), str):
+            return
+        with self._lock:
+            future = self._waiting.get(payload["request_id"])
+        if future is not None and not future.done():
+            future.set_result(payload)
+
+    def close(self) -> None:
+        self._closed = True
+        self._replies.close()
+        self._errors.close()
+        if self._own_ipc:
+            self._ipc.close()
+
+    def __enter__(self) -> "InferenceClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
