@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 import pytest
-
 from ggvision.config import ConfigError, changed_settings, parse_config, setting
 from ggvision.config import validators as v
 

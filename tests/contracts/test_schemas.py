@@ -5,7 +5,6 @@ import os
 import re
 
 import pytest
-
 from ggvision.contracts import ContractError, known_schemas, schema_for, validate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
