@@ -23,11 +23,13 @@ from awsiot.greengrasscoreipc.model import (
     PublishMessage,
     ReceiveMode,
     SubscriptionResponseMessage,
+    UnauthorizedError,
 )
 
 from .log import get_logger
 
-IOT_CORE_MAX_PAYLOAD = 128 * 1024  # bytes: IoT Core rejects larger MQTT payloads
+# The nucleus's MQTT client refuses a payload of this many bytes or more (maxMessageSizeInBytes).
+IOT_CORE_MAX_PAYLOAD = 128 * 1024
 
 _log = get_logger(__name__)
 
@@ -131,6 +133,7 @@ class IpcClient:
         self.thing_name = thing_name or os.environ.get("AWS_IOT_THING_NAME", "")
         self._subscriptions: List[Subscription] = []
         self._config_operations: List[Any] = []
+        self._metrics_refused = False
 
     @classmethod
     def connect(cls, socket_path: Optional[str] = None, auth_token: Optional[str] = None,
@@ -206,15 +209,32 @@ class IpcClient:
     def update_state(self, state: str) -> None:
         self._client.update_state(state=state)
 
-    def put_metric(self, name: str, value: float, unit: str = "COUNT") -> None:
-        self.put_metrics({name: value}, unit)
+    def put_metric(self, name: str, value: float, unit: str = "COUNT") -> bool:
+        return self.put_metrics({name: value}, unit)
 
-    def put_metrics(self, values: Dict[str, float], unit: str = "COUNT") -> None:
-        metrics = [Metric(name=name, unit=unit, value=float(v)) for name, v in values.items()]
-        self._client.put_component_metric(metrics=metrics)
+    def put_metrics(self, values: Dict[str, float], unit: str = "COUNT") -> bool:
+        """Send PutComponentMetric; False when the nucleus refuses it.
+
+        The nucleus accepts component metrics only from components named `aws.*`
+        (ComponentMetricIPCEventStreamAgent), so on a real device ggvision's are refused: that is
+        logged once and not tried again. The same figures are on each component's status topic.
+        """
+        if self._metrics_refused:
+            return False
+        metrics = [Metric(name=name, unit=unit, value=max(0.0, float(v))) for name, v in values.items()]
+        try:
+            self._client.put_component_metric(metrics=metrics)
+            return True
+        except UnauthorizedError:
+            self._metrics_refused = True
+            _log.info("the nucleus does not take PutComponentMetric from this component "
+                      "(reserved to aws.* components); metrics stay on the status topic")
+            return False
 
     def get_configuration(self, key_path: Optional[List[str]] = None,
                           component_name: Optional[str] = None) -> Any:
+        """The configuration under `key_path`, as the nucleus returns it: a leaf comes back as
+        `{leaf_key: value}`."""
         response = self._client.get_configuration(component_name=component_name, key_path=key_path or [])
         return response.value
 
@@ -248,9 +268,9 @@ class IpcClient:
 def encode_iot_payload(payload: Union[bytes, Dict[str, Any]]) -> bytes:
     """JSON-encode (compactly) and check the IoT Core size limit."""
     data = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
-    if len(data) > IOT_CORE_MAX_PAYLOAD:
+    if len(data) >= IOT_CORE_MAX_PAYLOAD:
         raise PayloadTooLarge(
-            f"IoT Core payload is {len(data)} bytes; the limit is {IOT_CORE_MAX_PAYLOAD} bytes"
+            f"IoT Core payload is {len(data)} bytes; it must be under {IOT_CORE_MAX_PAYLOAD} bytes"
         )
     return data
 
