@@ -59,7 +59,19 @@ def local_nucleus(thing_name: str = "test-thing") -> Iterator[Any]:
 
 def connect(nucleus: Any, name: str, configuration: Optional[Dict[str, Any]] = None) -> IpcClient:
     """Register `name` with `configuration` and connect a real IPC client as that component."""
-    token = nucleus.add_component(name, configuration or {})
+    token = nucleus.add_component(name, _own_policy_ids(name, configuration or {}))
     client = IpcClient.connect(nucleus.socket_path, token)
     client.thing_name = nucleus.thing_name
     return client
+
+
+def _own_policy_ids(name: str, configuration: Dict[str, Any]) -> Dict[str, Any]:
+    # Policy ids must be unique across components: the nucleus refuses a whole service's policies
+    # when two components share one. Recipes prefix them with the component name; so do we.
+    control = configuration.get("accessControl")
+    if not control:
+        return configuration
+    renamed = {service: {policy_id.replace("test:", name + ":", 1): policy
+                         for policy_id, policy in policies.items()}
+               for service, policies in control.items()}
+    return dict(configuration, accessControl=renamed)

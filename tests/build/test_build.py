@@ -1,0 +1,286 @@
+"""scripts/build: ZIP contents, byte-identical rebuilds, the final recipe, both modes, and the GDK
+schemas for the real components."""
+
+import glob
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, "scripts", "build")
+GDK_REFERENCE = os.path.join(os.path.dirname(ROOT), "shared", "reference", "gdk")
+
+RECIPE = """\
+---
+# The single source of truth for test.Alpha.
+RecipeFormatVersion: "2020-01-25"
+ComponentName: test.Alpha
+ComponentVersion: '0.3.1'
+ComponentDescription: A component for the build tests.
+ComponentPublisher: someone else
+ComponentConfiguration:
+  DefaultConfiguration:
+    URI: s3://not-an-artifact/config.zip   # configuration, not an artifact
+Manifests:
+  - Platform:
+      os: linux
+    Lifecycle:
+      Run: python3 -u {artifacts:decompressedPath}/test.Alpha/main.py
+    Artifacts:
+      - URI: s3://my-bucket/test.Alpha/0.3.1/test.Alpha.zip
+        Unarchive: ZIP
+      - Uri: "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/tiny-model.zip"
+        Unarchive: ZIP
+      - URI: s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/notes.txt
+      - URI: s3://elsewhere/runtime.tar.gz
+"""
+
+
+def write(path, text=""):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as stream:
+        stream.write(text)
+
+
+def gdk_config(name, version="NEXT_PATCH"):
+    return json.dumps({"component": {name: {
+        "author": "ggvision", "version": version,
+        "build": {"build_system": "custom",
+                  "custom_build_command": ["python3", "../../scripts/build", "--gdk"]},
+        "publish": {"bucket": "b", "region": "us-east-1"}}}, "gdk_version": "1.6.2"})
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """A throwaway repository: components/alpha (a GDK project), recipes/, shared/ggvision."""
+    root = tmp_path / "repo"
+    alpha = root / "components" / "alpha"
+    write(str(root / "recipes" / "test.Alpha.yaml"), RECIPE)
+    write(str(alpha / "gdk-config.json"), gdk_config("test.Alpha"))
+    os.symlink("../../recipes/test.Alpha.yaml", str(alpha / "recipe.yaml"))
+    write(str(alpha / "main.py"), "print('alpha')\n")
+    write(str(alpha / "alpha" / "__init__.py"), "")
+    write(str(alpha / "alpha" / "logic.py"), "VALUE = 1\n")
+    write(str(alpha / "alpha" / "__pycache__" / "logic.cpython-311.pyc"), "junk")
+    write(str(alpha / "alpha" / "test_logic.py"), "def test(): pass\n")
+    write(str(alpha / "tests" / "test_alpha.py"), "def test(): pass\n")
+    write(str(alpha / ".env"), "SECRET=1\n")
+    write(str(alpha / "greengrass-build" / "old.zip"), "stale")
+    write(str(alpha / "models" / "tiny-model" / "labels.txt"), "cat\ndog\n")
+    write(str(alpha / "models" / "tiny-model" / "model.yaml"), "input: data\n")
+    write(str(alpha / "notes.txt"), "shipped as its own artifact\n")
+    write(str(alpha / "run.sh"), "#!/bin/sh\n")
+    os.chmod(str(alpha / "run.sh"), 0o755)
+    shared = root / "shared" / "ggvision"
+    write(str(shared / "__init__.py"), "")
+    write(str(shared / "ipc.py"), "IPC = 1\n")
+    write(str(shared / "contracts" / "schemas" / "frame-1.json"), "{}\n")
+    write(str(shared / "__pycache__" / "ipc.cpython-311.pyc"), "junk")
+    write(str(root / "shared" / "ggvision.egg-info" / "PKG-INFO"), "")
+    return root
+
+
+def run_build(repo, *args, cwd=None):
+    # -S: no site-packages, as on a bare system python3 (the build must need nothing installed).
+    command = [sys.executable, "-S", BUILD, "--components-dir", str(repo / "components"),
+               "--shared-dir", str(repo / "shared"), "--recipes-dir", str(repo / "recipes"), *args]
+    return subprocess.run(command, cwd=str(cwd or repo), capture_output=True, text=True, timeout=120)
+
+
+def built_files(output):
+    return sorted(os.path.relpath(path, str(output)) for path in glob.glob(str(output / "**"), recursive=True)
+                  if os.path.isfile(path))
+
+
+def test_builds_one_zip_per_component_with_its_files_and_the_ggvision_library(repo):
+    result = run_build(repo, "--output-dir", str(repo / "out"))
+    assert result.returncode == 0, result.stderr
+    artifacts = repo / "out" / "artifacts" / "test.Alpha" / "0.3.1"
+    with zipfile.ZipFile(str(artifacts / "test.Alpha.zip")) as archive:
+        assert archive.namelist() == [
+            "alpha/__init__.py", "alpha/logic.py", "ggvision/__init__.py",
+            "ggvision/contracts/schemas/frame-1.json", "ggvision/ipc.py", "main.py", "run.sh"]
+        assert archive.read("main.py") == b"print('alpha')\n"
+        modes = {info.filename: (info.external_attr >> 16) & 0o777 for info in archive.infolist()}
+        assert modes["run.sh"] == 0o755 and modes["main.py"] == 0o644
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    with zipfile.ZipFile(str(artifacts / "tiny-model.zip")) as archive:
+        assert archive.namelist() == ["labels.txt", "model.yaml"]
+    assert (artifacts / "notes.txt").read_text() == "shipped as its own artifact\n"
+    assert "runtime.tar.gz is not in" in result.stderr  # not in the repository: must already be in S3
+    assert built_files(repo / "out") == [
+        "artifacts/test.Alpha/0.3.1/notes.txt", "artifacts/test.Alpha/0.3.1/test.Alpha.zip",
+        "artifacts/test.Alpha/0.3.1/tiny-model.zip", "recipes/test.Alpha.yaml"]
+
+
+def test_rebuilding_unchanged_sources_gives_identical_bytes(repo):
+    assert run_build(repo, "--output-dir", str(repo / "one")).returncode == 0
+    for path in glob.glob(str(repo / "components" / "**"), recursive=True):
+        os.utime(path, (time.time() + 100, time.time() + 100))  # newer times must not matter
+    assert run_build(repo, "--output-dir", str(repo / "two")).returncode == 0
+    for name in built_files(repo / "one"):
+        with open(str(repo / "one" / name), "rb") as one, open(str(repo / "two" / name), "rb") as two:
+            assert hashlib.sha256(one.read()).digest() == hashlib.sha256(two.read()).digest(), name
+    write(str(repo / "components" / "alpha" / "alpha" / "logic.py"), "VALUE = 2\n")
+    assert run_build(repo, "--output-dir", str(repo / "three")).returncode == 0
+    zip_path = os.path.join("artifacts", "test.Alpha", "0.3.1", "test.Alpha.zip")
+    with open(str(repo / "one" / zip_path), "rb") as one, open(str(repo / "three" / zip_path), "rb") as three:
+        assert one.read() != three.read()
+
+
+def test_final_recipe_has_the_version_publisher_and_gdk_artifact_uris(repo):
+    assert run_build(repo, "--output-dir", str(repo / "out")).returncode == 0
+    text = (repo / "out" / "recipes" / "test.Alpha.yaml").read_text()
+    assert "# The single source of truth for test.Alpha." in text  # the author's text is kept
+    built = yaml.safe_load(text)
+    source = yaml.safe_load(RECIPE)
+    assert built["ComponentVersion"] == "0.3.1"  # NEXT_PATCH: the recipe's version
+    assert built["ComponentPublisher"] == "ggvision"  # gdk-config author, as GDK's build sets it
+    uris = [artifact.get("URI") or artifact.get("Uri") for artifact in built["Manifests"][0]["Artifacts"]]
+    assert uris == ["s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/test.Alpha.zip",
+                    "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/tiny-model.zip",
+                    "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/notes.txt",
+                    "s3://elsewhere/runtime.tar.gz"]
+    assert built["ComponentConfiguration"] == source["ComponentConfiguration"]
+    assert built["Manifests"][0]["Lifecycle"] == source["Manifests"][0]["Lifecycle"]
+
+
+def test_gdk_config_version_and_placeholders_fill_the_recipe(repo):
+    templated = RECIPE.replace("ComponentName: test.Alpha", 'ComponentName: "{COMPONENT_NAME}"')
+    write(str(repo / "recipes" / "test.Alpha.yaml"), templated.replace("'0.3.1'", '"{COMPONENT_VERSION}"'))
+    write(str(repo / "components" / "alpha" / "gdk-config.json"), gdk_config("test.Alpha", "1.4.0"))
+    result = run_build(repo, "--output-dir", str(repo / "out"))
+    assert result.returncode == 0, result.stderr
+    built = yaml.safe_load((repo / "out" / "recipes" / "test.Alpha.yaml").read_text())
+    assert (built["ComponentName"], built["ComponentVersion"]) == ("test.Alpha", "1.4.0")
+    assert (repo / "out" / "artifacts" / "test.Alpha" / "1.4.0" / "test.Alpha.zip").is_file()
+
+
+def test_a_version_that_differs_between_gdk_config_and_recipe_is_refused(repo):
+    write(str(repo / "components" / "alpha" / "gdk-config.json"), gdk_config("test.Alpha", "9.9.9"))
+    result = run_build(repo, "--output-dir", str(repo / "out"))
+    assert result.returncode == 1
+    assert "9.9.9" in result.stderr and "0.3.1" in result.stderr
+
+
+def test_one_component_mode_and_unknown_component_error(repo):
+    write(str(repo / "recipes" / "test.Beta.json"), json.dumps({
+        "RecipeFormatVersion": "2020-01-25", "ComponentName": "test.Beta", "ComponentVersion": "1.0.0",
+        "Manifests": [{"Lifecycle": {"Run": "echo"}, "Artifacts": [
+            {"URI": "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/test.Beta.zip",
+             "Unarchive": "ZIP"}]}]}))
+    beta = repo / "components" / "beta"
+    write(str(beta / "gdk-config.json"), gdk_config("test.Beta"))
+    os.symlink("../../recipes/test.Beta.json", str(beta / "recipe.json"))
+    write(str(beta / "main.py"), "")
+    result = run_build(repo, "--component", "beta", "--output-dir", str(repo / "out"))
+    assert result.returncode == 0, result.stderr
+    assert built_files(repo / "out") == ["artifacts/test.Beta/1.0.0/test.Beta.zip", "recipes/test.Beta.json"]
+    beta_recipe = json.loads((repo / "out" / "recipes" / "test.Beta.json").read_text())
+    assert beta_recipe["ComponentPublisher"] == "ggvision"
+    result = run_build(repo, "--component", "test.Gamma", "--output-dir", str(repo / "out"))
+    assert result.returncode == 1
+    assert "unknown component 'test.Gamma' (known: test.Alpha, test.Beta)" in result.stderr
+
+
+def test_gdk_mode_builds_the_current_folder_into_its_greengrass_build(repo):
+    alpha = repo / "components" / "alpha"
+    result = run_build(repo, "--gdk", cwd=alpha)
+    assert result.returncode == 0, result.stderr
+    # GDK publish reads greengrass-build/recipes/<recipe file name, link resolved>.
+    assert sorted(os.listdir(str(alpha / "greengrass-build" / "recipes"))) == ["test.Alpha.yaml"]
+    with zipfile.ZipFile(str(alpha / "greengrass-build" / "artifacts" / "test.Alpha" / "0.3.1"
+                             / "test.Alpha.zip")) as archive:
+        assert "main.py" in archive.namelist()
+        assert not any(name.startswith("greengrass-build") for name in archive.namelist())
+
+
+def test_help_describes_the_modes():
+    result = subprocess.run([sys.executable, "-S", BUILD, "--help"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0
+    for option in ("--component", "--gdk", "--output-dir", "--components-dir", "--shared-dir",
+                   "--recipes-dir"):
+        assert option in result.stdout
+
+
+def test_flow_style_artifacts_are_refused_rather_than_misread(repo):
+    write(str(repo / "recipes" / "test.Alpha.yaml"), textwrap.dedent("""\
+        RecipeFormatVersion: "2020-01-25"
+        ComponentName: test.Alpha
+        ComponentVersion: "0.3.1"
+        Manifests:
+          - Artifacts: [{URI: s3://b/test.Alpha.zip}]
+        """))
+    result = run_build(repo, "--output-dir", str(repo / "out"))
+    assert result.returncode == 1 and "on its own line" in result.stderr
+
+
+# ---------------------------------------------------------------- the real components and GDK's schemas
+
+def lower_keys(value):
+    """Keys lower-cased recursively, as GDK's RecipeValidator does before validating."""
+    if isinstance(value, dict):
+        return {str(key).lower(): lower_keys(child) for key, child in value.items()}
+    if isinstance(value, list):
+        return [lower_keys(child) for child in value]
+    return value
+
+
+def real_gdk_configs():
+    return sorted(glob.glob(os.path.join(ROOT, "components", "*", "gdk-config.json")))
+
+
+needs_reference = pytest.mark.skipif(not os.path.isdir(GDK_REFERENCE),
+                                     reason="the GDK schemas in ../shared/reference/gdk are not here")
+
+
+@needs_reference
+def test_real_gdk_configs_follow_the_gdk_schema():
+    if not real_gdk_configs():
+        pytest.skip("no component yet")
+    with open(os.path.join(GDK_REFERENCE, "config_schema.json")) as stream:
+        schema = json.load(stream)
+    for path in real_gdk_configs():
+        with open(path) as stream:
+            config = json.load(stream)
+        jsonschema.validate(config, schema)
+        (name, settings), = config["component"].items()
+        assert settings["build"]["custom_build_command"][-1] == "--gdk", path
+        recipe = os.path.join(os.path.dirname(path), "recipe.yaml")
+        assert os.path.realpath(recipe) == os.path.join(ROOT, "recipes", name + ".yaml"), path
+
+
+@needs_reference
+def test_real_components_build_into_recipes_that_follow_the_gdk_schema(tmp_path):
+    if not real_gdk_configs():
+        pytest.skip("no component yet")
+    result = subprocess.run([sys.executable, "-S", BUILD, "--output-dir", str(tmp_path)], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    with open(os.path.join(GDK_REFERENCE, "recipe_schema.json")) as stream:
+        schema = json.load(stream)
+    recipes = sorted(glob.glob(str(tmp_path / "recipes" / "*")))
+    assert len(recipes) == len(real_gdk_configs())
+    for path in recipes:
+        with open(path) as stream:
+            built = yaml.safe_load(stream)
+        jsonschema.validate(lower_keys(built), schema)
+        name, version = built["ComponentName"], built["ComponentVersion"]
+        with open(os.path.join(ROOT, "recipes", os.path.basename(path))) as stream:
+            source = yaml.safe_load(stream)
+        assert {key: value for key, value in built.items() if key not in ("ComponentPublisher",)} == \
+            {key: value for key, value in source.items() if key not in ("ComponentPublisher",)}, path
+        for manifest in built["Manifests"]:
+            for artifact in manifest.get("Artifacts", []):
+                file_name = artifact["URI"].rsplit("/", 1)[-1]
+                assert os.path.isfile(str(tmp_path / "artifacts" / name / version / file_name)), file_name
