@@ -19,13 +19,13 @@ from local_nucleus.server import LocalNucleus
 from .results import percentiles
 
 TOPIC = "bench/ipc"
-ACCESS = {
-    "accessControl": {
-        "aws.greengrass.ipc.pubsub": {
-            "bench:pubsub:1": {"operations": ["*"], "resources": [TOPIC]},
-        }
-    }
-}
+
+
+def _access(component: str) -> Dict[str, Any]:
+    # Policy ids must be unique across components, as on the nucleus (which drops duplicates).
+    return {"accessControl": {"aws.greengrass.ipc.pubsub": {
+        f"{component}:pubsub:1": {"operations": ["*"], "resources": [TOPIC]},
+    }}}
 
 
 def run(quick: bool = False) -> Dict[str, Any]:
@@ -33,7 +33,7 @@ def run(quick: bool = False) -> Dict[str, Any]:
     with LocalNucleus(os.path.join(folder, "ipc.sock")) as nucleus:
         clients = {}
         for name in ("bench.Publisher", "bench.Subscriber"):
-            token = nucleus.add_component(name, ACCESS)
+            token = nucleus.add_component(name, _access(name))
             clients[name] = IpcClient.connect(nucleus.socket_path, token)
         publisher, subscriber = clients["bench.Publisher"], clients["bench.Subscriber"]
         try:
