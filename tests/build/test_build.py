@@ -204,6 +204,56 @@ def test_gdk_mode_builds_the_current_folder_into_its_greengrass_build(repo):
         assert not any(name.startswith("greengrass-build") for name in archive.namelist())
 
 
+COLLECTION_RECIPE = """\
+RecipeFormatVersion: "2020-01-25"
+ComponentName: test.Collection
+ComponentVersion: "2.0.0"
+ComponentDependencies:
+  test.Alpha:
+    VersionRequirement: ">=0.3.0"
+Manifests:
+  - Platform:
+      os: linux
+    Lifecycle: {}
+"""
+
+
+def add_collection_project(repo):
+    """The repository's own GDK project: a recipe-only component at the root, beside components/."""
+    write(str(repo / "recipes" / "test.Collection.yaml"), COLLECTION_RECIPE)
+    config = json.loads(gdk_config("test.Collection", "2.0.0"))
+    config["component"]["test.Collection"]["build"]["custom_build_command"] = ["python3", "scripts/build",
+                                                                               "--gdk"]
+    write(str(repo / "gdk-config.json"), json.dumps(config))
+    os.symlink("recipes/test.Collection.yaml", str(repo / "recipe.yaml"))
+
+
+def test_a_recipe_only_component_builds_to_its_recipe_alone(repo):
+    add_collection_project(repo)
+    result = run_build(repo, "--output-dir", str(repo / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "recipes/test.Collection.yaml" in built_files(repo / "out")
+    assert not [name for name in built_files(repo / "out") if name.startswith("artifacts/test.Collection")]
+    assert os.path.isdir(str(repo / "out" / "artifacts" / "test.Collection" / "2.0.0"))  # GDK publish reads it
+    built = yaml.safe_load((repo / "out" / "recipes" / "test.Collection.yaml").read_text())
+    assert built["ComponentDependencies"] == {"test.Alpha": {"VersionRequirement": ">=0.3.0"}}
+
+
+def test_gdk_mode_at_the_collection_root_builds_every_component(repo):
+    add_collection_project(repo)
+    result = run_build(repo, "--gdk", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    output = repo / "greengrass-build"
+    assert sorted(os.listdir(str(output / "recipes"))) == ["test.Alpha.yaml", "test.Collection.yaml"]
+    assert os.path.isfile(str(output / "artifacts" / "test.Alpha" / "0.3.1" / "test.Alpha.zip"))
+
+
+def test_a_component_with_artifacts_but_no_main_py_is_an_error(repo):
+    os.unlink(str(repo / "components" / "alpha" / "main.py"))
+    result = run_build(repo, "--output-dir", str(repo / "out"))
+    assert result.returncode == 1 and "has no main.py" in result.stderr
+
+
 def test_help_describes_the_modes():
     result = subprocess.run([sys.executable, "-S", BUILD, "--help"], capture_output=True, text=True,
                             timeout=60)
@@ -237,7 +287,9 @@ def lower_keys(value):
 
 
 def real_gdk_configs():
-    return sorted(glob.glob(os.path.join(ROOT, "components", "*", "gdk-config.json")))
+    """Every component folder's GDK project and the collection's own (ggvision.Pipeline) at the root."""
+    return sorted(glob.glob(os.path.join(ROOT, "components", "*", "gdk-config.json"))) + \
+        [os.path.join(ROOT, "gdk-config.json")]
 
 
 needs_reference = pytest.mark.skipif(not os.path.isdir(GDK_REFERENCE),
