@@ -1,0 +1,94 @@
+"""The `jpeg` frame transport: a base64 JPEG inside the event, for consumers that cannot share memory.
+
+Decoding reads the frame size from the JPEG's SOF header first, so a message cannot make us allocate
+a huge image by lying about its size.
+"""
+
+import base64
+import binascii
+from typing import Optional, Tuple
+
+import cv2
+import numpy as np
+
+DEFAULT_QUALITY = 90
+DEFAULT_MAX_PIXELS = 40_000_000
+
+# Start-of-frame markers (baseline, progressive, lossless, arithmetic); not DHT (C4), JPG (C8), DAC (CC).
+_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+# Markers without a length field.
+_STANDALONE = {0x01, 0xD8} | set(range(0xD0, 0xD8))
+
+
+def encode_jpeg(image: np.ndarray, quality: int = DEFAULT_QUALITY, pixel_format: str = "bgr24") -> str:
+    """A frame (H×W×3 BGR, H×W×3 RGB with pixel_format="rgb24", or H×W gray) as base64 JPEG text."""
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise ValueError(f"JPEG quality {quality!r} must be an integer from 1 to 100")
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3):
+        raise ValueError("a frame to encode must be a uint8 NumPy array (H×W or H×W×3)")
+    if pixel_format == "rgb24":
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"the frame could not be encoded as JPEG (shape {image.shape})")
+    return base64.b64encode(encoded.tobytes()).decode("ascii")
+
+
+def decode_jpeg(b64: str, pixel_format: str = "bgr24", max_pixels: int = DEFAULT_MAX_PIXELS,
+                expected_size: Optional[Tuple[int, int]] = None) -> np.ndarray:
+    """Base64 JPEG text → H×W×3 uint8 (BGR, or RGB for "rgb24") or H×W for "gray8".
+
+    Raises `ValueError` for text that is not base64 of a JPEG, an image over `max_pixels`, or one
+    whose (width, height) is not `expected_size` when that is given.
+    """
+    if pixel_format not in ("bgr24", "rgb24", "gray8"):
+        raise ValueError(f"pixel format {pixel_format!r} is not bgr24, rgb24 or gray8")
+    if not isinstance(b64, str):
+        raise ValueError("JPEG data must be base64 text")
+    try:
+        data = base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("JPEG data is not valid base64") from None
+    width, height = jpeg_size(data)
+    if expected_size is not None and (width, height) != tuple(expected_size):
+        raise ValueError("JPEG is {}x{}, the event says {}x{}".format(width, height, *expected_size))
+    if width * height > max_pixels:
+        raise ValueError(f"JPEG is {width}x{height} pixels; the limit is {max_pixels} pixels")
+    flags = cv2.IMREAD_IGNORE_ORIENTATION  # the event's width/height are the stored ones
+    flags |= cv2.IMREAD_GRAYSCALE if pixel_format == "gray8" else cv2.IMREAD_COLOR
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
+    if image is None or image.shape[:2] != (height, width):
+        raise ValueError("JPEG data could not be decoded")
+    if pixel_format == "rgb24":
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image
+
+
+def jpeg_size(data: bytes) -> Tuple[int, int]:
+    """(width, height) from a JPEG's start-of-frame header, without decoding; ValueError if none."""
+    if data[:2] != b"\xff\xd8":
+        raise ValueError("JPEG data does not start with a JPEG marker")
+    index = 2
+    while index + 4 <= len(data):
+        if data[index] != 0xFF:
+            raise ValueError("JPEG data is malformed (no marker where one should be)")
+        marker = data[index + 1]
+        if marker == 0xFF:  # fill byte
+            index += 1
+            continue
+        if marker in _STANDALONE:
+            index += 2
+            continue
+        length = int.from_bytes(data[index + 2:index + 4], "big")
+        if marker in _SOF_MARKERS:
+            if length < 7 or index + 9 > len(data):
+                break
+            height = int.from_bytes(data[index + 5:index + 7], "big")
+            width = int.from_bytes(data[index + 7:index + 9], "big")
+            if width == 0 or height == 0:
+                raise ValueError("JPEG has no frame size in its header")
+            return width, height
+        if marker == 0xDA or length < 2:  # image data before any frame header
+            break
+        index += 2 + length
+    raise ValueError("JPEG data has no frame header (truncated or not a JPEG)")
