@@ -1,24 +1,24 @@
 """Write DLR's opt-out file so that no import of `dlr` in this environment reports to a remote endpoint.
 
-DLR sends a "runtime loaded" record on its first import unless `dlr/counter/ccm_config.json` says
-`{"enable_phone_home": false}`. The file must exist before `import dlr`, so it is located without
-importing the package.
+The logic lives in the library (`ggvision.runtimes.dlr_telemetry`), which every DLR model load runs as
+well; this script applies it to an environment once, e.g. from `scripts/setup` or an install step
+run by the owner of the DLR installation.
 """
 
-import importlib.util
-import json
+import logging
 import os
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
+
+from ggvision.runtimes.dlr_telemetry import disable_phone_home  # noqa: E402
+
 
 def main() -> int:
-    spec = importlib.util.find_spec("dlr")
-    if spec is None or not spec.submodule_search_locations:
-        return 0
-    counter_dir = os.path.join(list(spec.submodule_search_locations)[0], "counter")
-    os.makedirs(counter_dir, exist_ok=True)
-    with open(os.path.join(counter_dir, "ccm_config.json"), "w") as f:
-        json.dump({"enable_phone_home": False}, f)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    path = disable_phone_home()
+    if path is not None:
+        print(f"DLR phone-home off: {path}")
     return 0
 
 
