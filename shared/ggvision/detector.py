@@ -1,0 +1,153 @@
+"""Detector: a model folder turned into `detect(image) -> Detections`.
+
+It joins the pieces: the model folder's spec (`ggvision.models`), a runtime (`ggvision.runtimes`),
+preprocessing (`ggvision.imaging.preprocess`) and the output decoder (`ggvision.decoders`). Everything
+that can be checked about the model is checked at load (input name, shape, dtype, output names, one
+trial inference), so a wrong model.yaml stops the component at start with one clear message instead of
+failing on every frame. Not thread-safe, like the runtimes: call `detect` from one thread.
+"""
+
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from .decoders import LAYOUTS, decode
+from .detections import Detections
+from .imaging.preprocess import prepare
+from .models import ModelSpec, load_model_spec
+from .runtimes import Runtime, load_runtime
+from .runtimes.base import format_shape
+
+# Outputs each layout needs at least (tensorflow's count output is optional).
+_MIN_OUTPUTS = {"gluoncv": 3, "tensorflow": 3, "yolo": 1}
+
+
+class Detector:
+    """A loaded detection model. Build it with `Detector.load(model_dir)`."""
+
+    def __init__(self, runtime: Runtime, spec: ModelSpec, check: bool = True) -> None:
+        self._runtime: Optional[Runtime] = runtime
+        self.spec = spec
+        self.name = spec.name
+        self.version = spec.version
+        self.labels: Dict[int, str] = dict(spec.labels)
+        self.runtime_name = runtime.name
+        self._input_name = _input_name(runtime, spec)
+        _check_input_shape(runtime, spec, self._input_name)
+        self._input_dtype = _input_dtype(runtime, spec)
+        self._output_order = _output_order(runtime, spec)
+        if check:
+            self._trial_run()
+
+    @classmethod
+    def load(cls, model_dir: str, runtime: Optional[str] = None, device: str = "cpu",
+             threads: Optional[int] = None) -> "Detector":
+        """Load the model in `model_dir` (runtime None/"auto": picked from the files).
+
+        Raises RuntimeLoadError (no usable runtime), ValueError (model.yaml or the model disagree with
+        each other), OSError (unreadable folder).
+        """
+        spec = load_model_spec(model_dir)
+        if spec.output_layout not in LAYOUTS:
+            raise ValueError(f"output layout {spec.output_layout!r} is not supported "
+                             f"(allowed: {', '.join(sorted(LAYOUTS))})")
+        loaded = load_runtime(model_dir, runtime=runtime, device=device, threads=threads)
+        try:
+            return cls(loaded, spec)
+        except BaseException:
+            loaded.close()
+            raise
+
+    def detect(self, image_bgr: np.ndarray, score_threshold: float = 0.5, max_detections: Optional[int] = 100,
+               class_filter: Optional[Sequence[int]] = None) -> Detections:
+        """Detections in a BGR (or grey) uint8 image: at least `score_threshold`, of `class_filter`'s
+        classes when given, the `max_detections` best, sorted by score, boxes relative to the image."""
+        runtime = self._runtime
+        if runtime is None:
+            raise RuntimeError(f"detector {self.name}: the model was closed")
+        tensor, transform = prepare(image_bgr, self.spec)
+        if tensor.dtype.name != self._input_dtype:
+            tensor = tensor.astype(self._input_dtype)  # e.g. a float16 model
+        outputs = runtime.run({self._input_name: tensor})
+        if self._output_order is not None:
+            outputs = [outputs[index] for index in self._output_order]
+        detections = decode(self.spec.output_layout, outputs, self.spec, transform, score_threshold)
+        return detections.filter(score_threshold, class_filter).top(max_detections)
+
+    def close(self) -> None:
+        """Release the model. Safe to call twice."""
+        runtime, self._runtime = self._runtime, None
+        if runtime is not None:
+            runtime.close()
+
+    def __enter__(self) -> "Detector":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Detector {self.name} {self.version} ({self.runtime_name}, {self.spec.output_layout})>"
+
+    def _trial_run(self) -> None:
+        """One inference on a grey image: a model whose outputs do not fit its layout fails here, once."""
+        grey = np.full((self.spec.height, self.spec.width, 3), 128, np.uint8)
+        try:
+            self.detect(grey, score_threshold=1.0, max_detections=1)
+        except (ValueError, IndexError, TypeError) as error:
+            raise ValueError(f"model {self.name}: a trial inference failed ({error}); check model.yaml's "
+                             f"input and output sections (output layout {self.spec.output_layout})") from None
+        except Exception as error:  # the runtime's own errors have their own types
+            raise ValueError(f"model {self.name}: a trial inference failed: "
+                             f"{type(error).__name__}: {str(error).strip()[:300]}") from None
+
+
+def _input_name(runtime: Runtime, spec: ModelSpec) -> str:
+    if spec.input_name and spec.input_name != runtime.input_name:
+        raise ValueError(f"model.yaml names the input {spec.input_name!r}, but the model's input is "
+                         f"{runtime.input_name!r} (input.name)")
+    return runtime.input_name
+
+
+def _check_input_shape(runtime: Runtime, spec: ModelSpec, input_name: str) -> None:
+    """The model's static input dimensions must be what the spec prepares: batch 1, 3 channels, H×W."""
+    shape = tuple(runtime.input_shape or ())
+    if not shape:
+        return  # the runtime cannot tell; the trial run will
+    if spec.layout == "NCHW":
+        expected = (1, 3, spec.height, spec.width)
+    else:
+        expected = (1, spec.height, spec.width, 3)
+    fits = len(shape) == 4 and all(
+        got is None or got < 0 or got == want for got, want in zip(shape, expected))
+    if not fits:
+        raise ValueError(f"the model's input {input_name!r} has shape {format_shape(shape)}, but model.yaml "
+                         f"describes {format_shape(expected)} (layout {spec.layout}, width {spec.width}, "
+                         f"height {spec.height}): fix input.layout/width/height")
+
+
+def _input_dtype(runtime: Runtime, spec: ModelSpec) -> str:
+    wanted = runtime.input_dtype or spec.dtype
+    if wanted == spec.dtype or (spec.dtype == "float32" and wanted in ("float16", "float64")):
+        return wanted
+    raise ValueError(f"the model's input {runtime.input_name!r} is {wanted}, but model.yaml says "
+                     f"input.dtype {spec.dtype}")
+
+
+def _output_order(runtime: Runtime, spec: ModelSpec) -> Optional[List[int]]:
+    """Indices into the runtime's outputs in `spec.output_names` order; None: the runtime's order."""
+    available = list(runtime.output_names)
+    needed = _MIN_OUTPUTS.get(spec.output_layout, 1)
+    if not spec.output_names:
+        if available and len(available) < needed:
+            raise ValueError(f"output layout {spec.output_layout} needs {needed} outputs; the model has "
+                             f"{len(available)} ({', '.join(available)})")
+        return None
+    missing = [name for name in spec.output_names if name not in available]
+    if missing:
+        raise ValueError(f"model.yaml output.names lists {', '.join(map(repr, missing))}, which the model "
+                         f"does not have (its outputs: {', '.join(available) or 'none reported'})")
+    if len(spec.output_names) < needed:
+        raise ValueError(f"output layout {spec.output_layout} needs {needed} outputs in output.names; "
+                         f"got {len(spec.output_names)}")
+    return [available.index(name) for name in spec.output_names]
