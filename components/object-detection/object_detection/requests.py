@@ -26,6 +26,7 @@ from ggvision.inference.protocol import (
 from ggvision.ipc import IpcClient, Message
 from ggvision.log import get_logger
 
+from .frame_pixels import read_bgr
 from .settings import DetectionSettings
 
 _log = get_logger("ggvision.ObjectDetection.requests")
@@ -109,7 +110,7 @@ def answer(message: Message, settings: DetectionSettings, queue: RequestQueue, r
 def _image_of(request: InferenceRequest, settings: DetectionSettings, reader: FrameReader) -> np.ndarray:
     if request.frame is not None:
         try:
-            return reader.read(request.frame, copy=True)
+            return read_bgr(reader, request.frame)
         except FrameUnavailable as error:
             raise InferenceError(ErrorCode.FRAME_UNAVAILABLE, str(error)) from None
         except ValueError as error:  # a path outside the ring folder, a bad geometry

@@ -41,7 +41,7 @@ class DetectionService:
         self._subscriptions: List[Subscription] = []
         self._worker: Optional[threading.Thread] = None
         self._detector: Optional[Detector] = None
-        self._reader = FrameReader(settings.ring_folder)
+        self._reader = FrameReader(settings.ring_folder, max_jpeg_pixels=settings.max_image_pixels)
         self._frames = LatestFrames()
         self._requests = RequestQueue(ipc, self._topics["reply_prefix"], self._topics["errors"])
         self._counts = CountsWindow(settings.counts_interval_s) if settings.counts_interval_s > 0 else None
@@ -61,8 +61,8 @@ class DetectionService:
             runtime = None if self.settings.runtime == "auto" else self.settings.runtime
             self._detector = Detector.load(model_dir, runtime=runtime, device=self.settings.device,
                                            threads=self.settings.inference_threads or None)
-        except (RuntimeLoadError, ValueError, OSError) as error:
-            raise ServiceError(f"cannot load the model from {model_dir}: {error}") from None
+        except Exception as error:  # noqa: BLE001 - any load failure is the same fault: ERRORED, one line
+            raise ServiceError(model_load_failure(model_dir, error)) from None
         _log.info("model %s %s loaded from %s (%s)", self._detector.name, self._detector.version, model_dir,
                   self._detector.runtime_name)
         self._class_filter = self._resolve_class_filter(self.settings.class_filter)
@@ -89,6 +89,7 @@ class DetectionService:
     def apply(self, settings: DetectionSettings) -> None:
         self._class_filter = self._resolve_class_filter(settings.class_filter)
         self.settings = settings
+        self._reader.max_jpeg_pixels = settings.max_image_pixels
         if self._continuous is not None:
             self._continuous.apply(settings)
 
@@ -213,3 +214,11 @@ class DetectionService:
                 _log.warning("counts for %s not sent: %s", message["camera_id"], error)
             except Exception as error:
                 _log.warning("cannot publish counts to IoT Core: %s", error)
+
+
+def model_load_failure(model_dir: str, error: BaseException) -> str:
+    """One log line: which model folder, which kind of failure, and the reason (newlines folded)."""
+    reason = " ".join(str(error).split()) or type(error).__name__
+    if not isinstance(error, (RuntimeLoadError, ValueError, OSError)):
+        reason = f"{type(error).__name__}: {reason}"
+    return f"cannot load the model from {model_dir}: {reason}"

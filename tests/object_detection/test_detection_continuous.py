@@ -1,0 +1,183 @@
+"""Continuous mode end to end: frames written into a real shared-memory FrameRing and announced by a
+test camera component over the local nucleus → the ObjectDetection service (in this process, on its
+own IPC connection with the recipe's access policy, the real ONNX Runtime) → schema-valid
+`ggvision.detections/1` messages on ggvision/detections/{CameraId} with the expected boxes, for a
+model of each output layout.
+"""
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+from detection_helpers import (
+    LAYOUTS,
+    RingCamera,
+    assert_expected,
+    example_image,
+    model_folder,
+    next_valid,
+    observer,
+    running_service,
+    settings,
+)
+from ggvision.frames import FrameRing, frame_event
+from harness import connect, local_nucleus, pubsub_policy
+
+DETECTIONS = "ggvision.detections/1"
+
+
+@pytest.fixture
+def nucleus():
+    with local_nucleus() as server:
+        yield server
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_frames_in_detections_out_for_each_output_layout(nucleus, tmp_path, layout):
+    rings = str(tmp_path / "rings")
+    configuration = settings(ModelPath=model_folder(str(tmp_path), layout), RingFolder=rings,
+                             CountsIntervalSeconds=0)
+    watcher, (detections,) = observer(nucleus, ["ggvision/detections/+"])
+    camera = RingCamera(nucleus, rings, "cam1")
+    try:
+        with running_service(nucleus, configuration):
+            sent = camera.send(example_image())
+            message = next_valid(detections, DETECTIONS)
+            assert_expected(message["prediction"])
+            assert message["camera_id"] == "cam1" and message["seq"] == sent["seq"]
+            assert message["captured_at"] == sent["captured_at"]
+            assert (message["width"], message["height"]) == (640, 480)
+            assert message["labels"] == {"0": "red", "2": "blue"}
+            assert message["model"] == {"name": f"colour-grid-{layout}", "version": "2", "runtime": "onnx"}
+            assert message["reused"] is False and message["skipped_frames"] == 0
+            assert message["inference_ms"] > 0
+
+            # The same frame over the jpeg transport (for cameras that cannot share memory).
+            sent = camera.send_jpeg(example_image())
+            message = next_valid(detections, DETECTIONS)
+            assert message["seq"] == sent["seq"]
+            assert_expected(message["prediction"])
+
+            # An empty scene: a valid message with no detections.
+            camera.send(np.full((480, 640, 3), 128, np.uint8))
+            message = next_valid(detections, DETECTIONS)
+            assert message["prediction"] == [] and message["labels"] == {}
+    finally:
+        camera.close()
+        watcher.close()
+
+
+def test_detections_topic_per_camera_and_newest_frame_wins(nucleus, tmp_path):
+    rings = str(tmp_path / "rings")
+    configuration = settings(ModelPath=model_folder(str(tmp_path), "gluoncv"), RingFolder=rings,
+                             CountsIntervalSeconds=0)
+    watcher, (front_topic, back_topic) = observer(nucleus, ["ggvision/detections/front",
+                                                            "ggvision/detections/back"])
+    front = RingCamera(nucleus, rings, "front")
+    back = RingCamera(nucleus, rings, "back", width=320, height=240)
+    try:
+        with running_service(nucleus, configuration) as service:
+            # A burst much faster than the model: stale frames are skipped, the newest is inferred.
+            events = [front.send(example_image()) for _ in range(40)]
+            back.send(example_image(320, 240))
+            seen = []
+            while not seen or seen[-1]["seq"] != events[-1]["seq"]:
+                seen.append(next_valid(front_topic, DETECTIONS))
+            seqs = [m["seq"] for m in seen]
+            assert seqs == sorted(set(seqs))  # in order, each at most once
+            for message in seen:
+                assert_expected(message["prediction"])
+            # Every frame is accounted for: inferred, or skipped (counted in the next message), or
+            # overwritten in its ring slot before the model got to it.
+            continuous = service._continuous
+            assert sum(m["skipped_frames"] for m in seen) + len(seen) + continuous.unavailable == len(events)
+            other = next_valid(back_topic, DETECTIONS)
+            assert other["camera_id"] == "back" and (other["width"], other["height"]) == (320, 240)
+            assert_expected(other["prediction"])
+    finally:
+        front.close()
+        back.close()
+        watcher.close()
+
+
+def test_rgb24_and_gray8_rings_are_read_in_their_own_pixel_format(nucleus, tmp_path):
+    rings = str(tmp_path / "rings")
+    configuration = settings(ModelPath=model_folder(str(tmp_path), "gluoncv"), RingFolder=rings,
+                             CountsIntervalSeconds=0)
+    watcher, (detections,) = observer(nucleus, ["ggvision/detections/+"])
+    publisher = connect(nucleus, "test.Cameras", pubsub_policy(publish=["ggvision/cameras/*"]))
+    rgb = FrameRing.create(rings, "rgbcam", 640, 480, "rgb24", slots=2)
+    gray = FrameRing.create(rings, "graycam", 640, 480, "gray8", slots=2)
+    try:
+        with running_service(nucleus, configuration):
+            written = rgb.write(cv2.cvtColor(example_image(), cv2.COLOR_BGR2RGB), time.time())
+            event = frame_event("rgbcam", written.seq, time.time(), 640, 480, "rgb24", shm=written)
+            publisher.publish_json("ggvision/cameras/rgbcam/frames", event)
+            message = next_valid(detections, DETECTIONS)
+            assert message["camera_id"] == "rgbcam"
+            assert_expected(message["prediction"])  # red is still red: the channels were not swapped
+
+            written = gray.write(cv2.cvtColor(example_image(), cv2.COLOR_BGR2GRAY), time.time())
+            event = frame_event("graycam", written.seq, time.time(), 640, 480, "gray8", shm=written)
+            publisher.publish_json("ggvision/cameras/graycam/frames", event)
+            message = next_valid(detections, DETECTIONS)
+            assert message["camera_id"] == "graycam"
+            assert message["prediction"] == []  # no colour in a grey image, but it ran
+            assert message["inference_ms"] > 0
+    finally:
+        rgb.close()
+        gray.close()
+        publisher.close()
+        watcher.close()
+
+
+def test_invalid_and_unreadable_frame_events_are_skipped_and_the_service_carries_on(nucleus, tmp_path):
+    rings = str(tmp_path / "rings")
+    configuration = settings(ModelPath=model_folder(str(tmp_path), "gluoncv"), RingFolder=rings,
+                             CountsIntervalSeconds=0)
+    watcher, (detections,) = observer(nucleus, ["ggvision/detections/+"])
+    camera = RingCamera(nucleus, rings, "cam1")
+    outside = FrameRing.create(str(tmp_path / "outside"), "cam1", 640, 480)
+    try:
+        with running_service(nucleus, configuration) as service:
+            camera.ipc.publish_json(camera.topic, {"schema": "ggvision.frame/1", "hello": "world"})
+            camera.ipc.publish_binary(camera.topic, b"\x00not json")
+            written = outside.write(example_image(), time.time())
+            camera.ipc.publish_json(camera.topic, frame_event("cam1", 0, time.time(), 640, 480, "bgr24",
+                                                              shm=written))
+            stale = camera.write(example_image())
+            for _ in range(4):
+                camera.write(example_image())
+            camera.ipc.publish_json(camera.topic, stale)  # its slot was overwritten meanwhile
+            sent = camera.send(example_image())
+            message = next_valid(detections, DETECTIONS)
+            assert message["seq"] == sent["seq"]  # the first and only detections are the good frame's
+            assert_expected(message["prediction"])
+            assert service._worker.is_alive()
+    finally:
+        outside.close()
+        camera.close()
+        watcher.close()
+
+
+def test_class_filter_by_name_and_score_threshold(nucleus, tmp_path):
+    rings = str(tmp_path / "rings")
+    configuration = settings(ModelPath=model_folder(str(tmp_path), "tensorflow"), RingFolder=rings,
+                             CountsIntervalSeconds=0, ClassFilter=["blue"], MaxDetections=5)
+    watcher, (detections,) = observer(nucleus, ["ggvision/detections/+"])
+    camera = RingCamera(nucleus, rings, "cam1")
+    try:
+        with running_service(nucleus, configuration) as service:
+            camera.send(example_image())
+            message = next_valid(detections, DETECTIONS)
+            assert [row[0] for row in message["prediction"]] == [2]
+            assert message["labels"] == {"2": "blue"}
+            # A live change (no rebuild): threshold above every score.
+            service.apply(settings(ModelPath=configuration.model_path, RingFolder=rings,
+                                   CountsIntervalSeconds=0, ClassFilter=[], ScoreThreshold=0.999))
+            camera.send(example_image())
+            assert next_valid(detections, DETECTIONS)["prediction"] == []
+    finally:
+        camera.close()
+        watcher.close()
