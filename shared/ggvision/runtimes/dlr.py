@@ -58,7 +58,11 @@ def find_library(model_dir: str) -> Optional[str]:
     except TypeError:  # another DLR version with another signature: let DLRModel search
         return None
     except Exception as error:
-        searched = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
+        searched: List[str] = []
+        for line in str(error).splitlines()[1:]:  # DLR lists the candidate paths, one a line
+            candidate = os.path.normpath(line.strip()) if line.strip() else ""
+            if candidate and candidate not in searched:
+                searched.append(candidate)
         raise RuntimeLoadError(
             f"DLR cannot find its native library {LIBRARY_NAME}: not in the model folder {model_dir} nor in "
             f"DLR's search paths ({', '.join(searched) or error}); {INSTALL_HINT}") from None
@@ -97,8 +101,10 @@ class DLRRuntime(Runtime):
             self._model = dlr.DLRModel(model_dir, device, 0)
         except Exception as error:
             hint = f"; {INSTALL_HINT}" if "DLRLibraryNotFound" in type(error).__name__ else ""
+            detail = str(error).strip() or ("DLR gives no reason; check that the artifact is complete and "
+                                            f"was compiled for this platform ({_platform()})")
             raise RuntimeLoadError(f"DLR cannot load {model_dir} on {device}: "
-                                   f"{type(error).__name__}: {str(error).strip()}{hint}") from None
+                                   f"{type(error).__name__}: {detail}{hint}") from None
         self.model_dir = model_dir
         self.library = library
         metadata = _artifact_metadata(model_dir)
@@ -198,6 +204,12 @@ def _artifact_metadata(model_dir: str) -> _Metadata:
 
 def _input_shape(metadata: _Metadata, input_name: str) -> Tuple[int, ...]:
     return metadata.input_shapes.get(input_name, ())
+
+
+def _platform() -> str:
+    import platform
+
+    return f"{platform.system()} {platform.machine()}"
 
 
 def _is_shape(value: Any) -> bool:
