@@ -134,7 +134,9 @@ class FrameReader:
 
     def still_valid(self, event: Dict[str, Any]) -> bool:
         """Whether the slot still holds the event's frame (for a `copy=False` view); True for jpeg."""
-        if isinstance(event, dict) and event.get("transport") == "jpeg":
+        if not isinstance(event, dict) or event.get("transport") not in ("shm", "jpeg"):
+            return False
+        if event["transport"] == "jpeg":
             return True
         try:
             reference = _Reference(event)
@@ -230,8 +232,9 @@ class FrameReader:
     @staticmethod
     def _map(real: str) -> _MappedRing:
         try:
-            # O_NOFOLLOW: the file must not have turned into a symlink since it was resolved.
-            descriptor = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            # O_NOFOLLOW: the file must not have turned into a symlink since it was resolved;
+            # O_NONBLOCK: a FIFO planted under a ring's name must not hang the reader.
+            descriptor = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             raise FrameUnavailable(f"frame ring {real} is gone (the camera stopped or restarted)") from None
         except PermissionError:
