@@ -1,0 +1,1 @@
+"""ggvision.CameraCapture: open sources, keep the newest frame, announce it at a paced rate."""

@@ -1,0 +1,96 @@
+"""One camera: a reader thread filling the LatestFrame slot, and an announcer thread that takes the
+newest frame at each paced turn and publishes it."""
+
+import threading
+from dataclasses import replace
+from typing import Any, Dict
+
+from ggvision.ipc import IpcClient
+from ggvision.log import get_logger
+
+from .latest import LatestFrame
+from .log_throttle import LogThrottle
+from .pacing import Pacer
+from .publisher import FramePublisher, PublishFailed
+from .reader import CameraReader, SourceFactory
+from .redaction import redact
+from .settings import CameraConfig
+from .sources import make_source
+from .status import CameraStats, StatusWindow
+
+_TAKE_WAIT = 0.25  # how often a waiting announcer looks at the stop flag
+STOP_TIMEOUT = 3.0
+
+
+def default_source_factory(config: CameraConfig) -> Any:
+    return make_source(config.source, config.loop, config.read_timeout_s, config.rtsp_transport)
+
+
+class Camera:
+    def __init__(self, config: CameraConfig, ipc: IpcClient,
+                 make_source: SourceFactory = default_source_factory) -> None:
+        self.config = config
+        self.stats = CameraStats()
+        self._latest = LatestFrame()
+        self._stop = threading.Event()
+        self._pacer = Pacer(config.frame_rate)
+        self._publisher = FramePublisher(ipc, config,
+                                         on_error=lambda text: self.stats.update(last_error=text))
+        self._refused = 0  # frames the publisher refused while earlier events were unacknowledged
+        self._reader = CameraReader(config, self._latest, self.stats, make_source, self._stop)
+        self._status = StatusWindow()
+        self._log = get_logger(f"ggvision.CameraCapture.{config.camera_id}")
+        self._warn = LogThrottle(f"ggvision.CameraCapture.{config.camera_id}.announce", 30.0)
+        self._announcer = threading.Thread(target=self._announce, name=f"announce-{config.camera_id}",
+                                           daemon=True)
+        self.source_text = redact(config.source)
+
+    def start(self) -> None:
+        self._log.info("camera %s: %s, up to %g fps, transport %s", self.config.camera_id, self.source_text,
+                       self.config.frame_rate, self.config.transport)
+        self._reader.start()
+        self._announcer.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._reader.stop(STOP_TIMEOUT)
+        self._announcer.join(STOP_TIMEOUT)
+        self._publisher.close()
+
+    def set_frame_rate(self, frame_rate: float) -> None:
+        """FrameRate is live: the next turn follows the new rate, nothing restarts."""
+        self._pacer.set_frame_rate(frame_rate)
+        self._reader.frame_rate = frame_rate
+        self.config = replace(self.config, frame_rate=frame_rate)
+        self._log.info("camera %s: frame rate now %g", self.config.camera_id, frame_rate)
+
+    def status(self) -> Dict[str, Any]:
+        """The camera's `ggvision.camera-status/1` message for the time since the previous one."""
+        counts = replace(self.stats.snapshot(), dropped=self._latest.dropped + self._refused)
+        return self._status.message(self.config.camera_id, self.source_text, self.config.transport, counts)
+
+    # -- the announcer thread ------------------------------------------------------------------
+
+    def _announce(self) -> None:
+        while self._pacer.wait_turn(self._stop):
+            frame = self._latest.take(_TAKE_WAIT)
+            if frame is None:
+                continue
+            try:
+                published = self._publisher.publish(frame)
+            except PublishFailed as error:
+                self.stats.update(last_error=str(error))
+                self._warn.warning("camera %s: %s", self.config.camera_id, error)
+                self._stop.wait(1.0)  # e.g. /dev/shm full: do not spin
+                continue
+            except Exception as error:
+                self.stats.update(last_error=f"publishing failed: {type(error).__name__}: {error}")
+                if self._warn.warning("camera %s: publishing failed: %s", self.config.camera_id, error):
+                    self._log.debug("details", exc_info=True)
+                continue
+            if published:
+                self.stats.add(frames_out=1)
+                self.stats.update(width=self._publisher.width, height=self._publisher.height)
+                self._pacer.sent()
+            else:
+                self._refused += 1

@@ -1,0 +1,101 @@
+"""Announce one frame: downscale, put the pixels in the ring (or a JPEG in the event), publish the event.
+
+Publishing does not wait for the nucleus's acknowledgement (publish_json_async), so a slow nucleus
+never holds the pacing loop; at most MAX_IN_FLIGHT events may be unacknowledged, beyond that a frame
+is refused (counted as dropped) rather than queued.
+"""
+
+import collections
+import threading
+from concurrent.futures import Future
+from typing import Callable, Deque, Optional
+
+from ggvision.frames import FrameRing, encode_jpeg, frame_event
+from ggvision.ipc import IpcClient
+
+from .downscale import fit_within
+from .latest import Frame
+from .log_throttle import LogThrottle
+from .settings import CameraConfig
+
+PIXEL_FORMAT = "bgr24"
+MAX_IN_FLIGHT = 8
+
+
+class PublishFailed(Exception):
+    """The frame could not be put in shared memory or encoded (the message says why)."""
+
+
+class FramePublisher:
+    def __init__(self, ipc: IpcClient, config: CameraConfig,
+                 on_error: Optional[Callable[[str], None]] = None) -> None:
+        self._ipc = ipc
+        self.config = config
+        self._ring: Optional[FrameRing] = None
+        self._next_seq = 0
+        self._in_flight: Deque[Future] = collections.deque()
+        self._lock = threading.Lock()
+        self._warn = LogThrottle(f"ggvision.CameraCapture.{config.camera_id}.publish", 30.0)
+        self._on_error = on_error
+        self.width: Optional[int] = None
+        self.height: Optional[int] = None
+
+    def publish(self, frame: Frame) -> bool:
+        """Announce `frame`; False when too many earlier events are still unacknowledged."""
+        with self._lock:
+            while self._in_flight and self._in_flight[0].done():
+                self._in_flight.popleft()
+            if len(self._in_flight) >= MAX_IN_FLIGHT:
+                return False
+        config = self.config
+        image = fit_within(frame.image, config.max_width, config.max_height)
+        height, width = image.shape[:2]
+        if config.transport == "shm":
+            ring = self._ring_for(width, height)
+            written = ring.write(image, frame.captured_at)
+            self._next_seq = written.seq + 1
+            event = frame_event(config.camera_id, written.seq, frame.captured_at, width, height, PIXEL_FORMAT,
+                                shm=written)
+        else:
+            event = frame_event(config.camera_id, self._next_seq, frame.captured_at, width, height,
+                                PIXEL_FORMAT, jpeg_data=encode_jpeg(image, config.jpeg_quality))
+            self._next_seq += 1
+        self.width, self.height = width, height
+        future = self._ipc.publish_json_async(config.frames_topic, event)
+        future.add_done_callback(self._on_acknowledged)
+        with self._lock:
+            self._in_flight.append(future)
+        return True
+
+    def _ring_for(self, width: int, height: int) -> FrameRing:
+        ring = self._ring
+        if ring is not None and (ring.width, ring.height) == (width, height):
+            return ring
+        # First frame, or the source changed size (a reconnect at another resolution): a new ring,
+        # which replaces the file; seq keeps counting so consumers never see it go back.
+        try:
+            new_ring = FrameRing.create(self.config.ring_folder, self.config.camera_id, width, height,
+                                        PIXEL_FORMAT, self.config.ring_slots, first_seq=self._next_seq)
+        except (OSError, ValueError) as error:
+            folder = self.config.ring_folder
+            raise PublishFailed(f"cannot create the frame ring in {folder}: {error}") from None
+        if ring is not None:
+            ring.close()
+        self._ring = new_ring
+        return new_ring
+
+    def _on_acknowledged(self, future: Future) -> None:
+        error = None if future.cancelled() else future.exception()
+        if error is None:
+            return
+        text = f"publishing to {self.config.frames_topic} failed: {type(error).__name__}: {error}"
+        if type(error).__name__ == "UnauthorizedError":
+            text += " (add the topic to this component's accessControl)"
+        if self._on_error is not None:
+            self._on_error(text)
+        self._warn.warning("camera %s: %s", self.config.camera_id, text)
+
+    def close(self) -> None:
+        ring, self._ring = self._ring, None
+        if ring is not None:
+            ring.close()

@@ -1,0 +1,148 @@
+"""The reader thread of one camera: open the source, decode continuously into the LatestFrame slot,
+and ride out failures by reopening with exponential backoff.
+
+Live sources are read as fast as they deliver (draining the camera keeps latency at one frame).
+Files and folders are read at their own frame rate (`PlaybackSpeed: native`, like a live camera),
+or in lockstep with the announcer (`max`: each frame waits until the previous one was taken, so
+every frame is announced, in order, as fast as FrameRate allows). A snapshot URL is polled at the
+frame rate.
+"""
+
+import threading
+import time
+from typing import Callable, Optional
+
+from ggvision.log import get_logger
+
+from .backoff import Backoff
+from .latest import Frame, LatestFrame
+from .redaction import redact
+from .settings import MAX, CameraConfig
+from .sources import Source, SourceError
+from .status import CONNECTING, ENDED, RECONNECTING, STREAMING, CameraStats
+
+SourceFactory = Callable[[CameraConfig], Source]
+
+_IDLE_WAIT = 0.25  # how often a waiting reader looks at the stop flag
+
+
+class CameraReader:
+    def __init__(self, config: CameraConfig, latest: LatestFrame, stats: CameraStats,
+                 make_source: SourceFactory, stop: threading.Event) -> None:
+        self.config = config
+        self.frame_rate = config.frame_rate  # may change while running (live FrameRate)
+        self._latest = latest
+        self._stats = stats
+        self._make_source = make_source
+        self._stop = stop
+        self._log = get_logger(f"ggvision.CameraCapture.{config.camera_id}")
+        self._source: Optional[Source] = None
+        self._thread = threading.Thread(target=self._run, name=f"read-{config.camera_id}", daemon=True)
+        self.describe = redact(config.source)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float) -> None:
+        """Ask the thread to end (the stop event is already set) and wait up to `timeout` seconds.
+
+        Closing the source from here unblocks a network read at once; an OpenCV read cannot be
+        interrupted and ends at its own timeout (the thread is a daemon, so it never holds the exit).
+        """
+        source = self._source
+        if source is not None and source.interruptible:
+            try:
+                source.close()
+            except Exception:
+                pass
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # -- the thread ----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        config = self.config
+        backoff = Backoff(config.reconnect_initial_s, config.reconnect_max_s, jitter=0.2)
+        failed_before = False
+        while not self._stop.is_set():
+            source = self._make_source(config)
+            self._source = source
+            try:
+                self._stats.update(state=RECONNECTING if failed_before else CONNECTING)
+                source.open()
+                if self._stream(source, backoff):
+                    self._stats.update(state=ENDED)
+                    self._log.info("camera %s: %s ended", config.camera_id, self.describe)
+                    return
+            except SourceError as error:
+                self._failed(redact(str(error)), backoff)
+                failed_before = True
+            except Exception as error:  # an unexpected decoder/OpenCV fault: the same recovery
+                self._log.exception("camera %s: unexpected error", config.camera_id)
+                self._failed(redact(f"{type(error).__name__}: {error}"), backoff)
+                failed_before = True
+            finally:
+                self._source = None
+                try:
+                    source.close()
+                except Exception:
+                    pass
+            if self._stop.is_set():
+                return
+            delay = backoff.next_delay()
+            self._log.warning("camera %s: retrying %s in %.1f s", config.camera_id, self.describe, delay)
+            if self._stop.wait(delay):
+                return
+            self._stats.add(reconnects=1)
+
+    def _failed(self, error: str, backoff: Backoff) -> None:
+        self._stats.update(state=RECONNECTING, last_error=error)
+        self._log.warning("camera %s: %s", self.config.camera_id, error)
+
+    def _stream(self, source: Source, backoff: Backoff) -> bool:
+        """Read until the source fails (SourceError) or the stop flag; True when a finite source ended."""
+        first = True
+        due: Optional[float] = None
+        while not self._stop.is_set():
+            lockstep = source.finite and self.config.playback_speed == MAX
+            if lockstep:
+                while not self._latest.wait_taken(_IDLE_WAIT):
+                    if self._stop.is_set():
+                        return False
+            else:
+                interval = self._interval(source)
+                if interval is not None and due is not None:
+                    remaining = due - time.monotonic()
+                    if remaining > 0 and self._stop.wait(remaining):
+                        return False
+                    now = time.monotonic()
+                    # A fixed schedule; after a stall, restart it instead of rushing to catch up.
+                    due = due + interval if now - due < interval else now + interval
+                elif interval is not None:
+                    due = time.monotonic() + interval
+            image = source.read()
+            if image is None:
+                return True
+            self._latest.put(Frame(image, time.time()))
+            self._stats.add(frames_in=1)
+            if first:
+                first = False
+                backoff.reset()
+                height, width = image.shape[:2]
+                self._stats.update(state=STREAMING)
+                self._log.info("camera %s: streaming %s (%dx%d)", self.config.camera_id, self.describe,
+                               width, height)
+        return False
+
+    def _interval(self, source: Source) -> Optional[float]:
+        """Seconds between reads, or None to read as fast as the source delivers."""
+        if source.finite:
+            fps = source.native_fps or self.frame_rate
+            return 1.0 / fps if fps and fps > 0 else None
+        if source.polled:
+            return 1.0 / self.frame_rate if self.frame_rate > 0 else None
+        return None
+

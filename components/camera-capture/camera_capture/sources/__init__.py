@@ -1,0 +1,28 @@
+"""Frame sources: V4L2/USB devices, RTSP, HTTP(S) MJPEG, video files and image folders."""
+
+import os
+
+from .base import Source, SourceError
+from .device import DeviceSource
+from .image_folder import ImageFolderSource
+from .kinds import DEVICE, MJPEG, RTSP, UnknownSourceKind, source_kind
+from .mjpeg import MjpegSource
+from .rtsp import RtspSource
+from .video_file import VideoFileSource
+
+__all__ = ["Source", "SourceError", "UnknownSourceKind", "make_source", "source_kind"]
+
+
+def make_source(source: str, loop: bool, read_timeout_s: float, rtsp_transport: str) -> Source:
+    """A (not yet opened) Source for the `Source` setting; a path is an image folder or a video file,
+    decided now, so a folder that appears later is found on the next reconnect."""
+    kind = source_kind(source)
+    if kind == DEVICE:
+        return DeviceSource(source)
+    if kind == RTSP:
+        return RtspSource(source, rtsp_transport, read_timeout_s)
+    if kind == MJPEG:
+        return MjpegSource(source, read_timeout_s)
+    if os.path.isdir(source):
+        return ImageFolderSource(source, loop)
+    return VideoFileSource(source, loop)

@@ -1,0 +1,42 @@
+"""What every source is to the reader thread: open, read one decoded frame, close."""
+
+from typing import Optional
+
+import numpy as np
+
+
+class SourceError(Exception):
+    """The source cannot be opened or stopped delivering; the reader reconnects with backoff.
+
+    The message is shown in logs and in status `last_error`: never put credentials in it (the
+    reader redacts it again anyway)."""
+
+
+class Source:
+    """A source of decoded BGR frames, used by one reader thread only.
+
+    `read()` returns the next frame, or None once a finite source (a file or folder that does not
+    loop) has ended; it raises SourceError when the source fails.
+    """
+
+    #: finite sources (files, folders) may be paced at their own rate or read in lockstep.
+    finite = False
+    #: sources that hand out a frame per request (an HTTP snapshot URL) are polled at the frame rate.
+    polled = False
+    #: close() may be called from another thread to abort a blocked read (sockets: yes; OpenCV: no,
+    #: releasing a VideoCapture while another thread is inside read() is unsafe).
+    interruptible = False
+
+    @property
+    def native_fps(self) -> Optional[float]:
+        """The source's own frame rate when it has one (a video file's), else None."""
+        return None
+
+    def open(self) -> None:
+        raise NotImplementedError
+
+    def read(self) -> Optional[np.ndarray]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the source; safe to call twice."""

@@ -1,0 +1,55 @@
+"""A V4L2/USB camera: `0` or a path under /dev (`/dev/video0`, `/dev/v4l/by-id/…-video-index0`)."""
+
+import os
+from typing import Optional, Union
+
+import cv2
+import numpy as np
+
+from .base import Source, SourceError
+from .opencv import open_capture, reported_fps, to_bgr24
+
+
+def device_path(source: str) -> str:
+    """`0` → `/dev/video0`; a path stays as it is."""
+    return f"/dev/video{int(source)}" if source.isdigit() else source
+
+
+class DeviceSource(Source):
+    def __init__(self, source: str) -> None:
+        self.path = device_path(source)
+        self._capture: Optional[cv2.VideoCapture] = None
+        self._fps: Optional[float] = None
+
+    @property
+    def native_fps(self) -> Optional[float]:
+        return self._fps
+
+    def open(self) -> None:
+        if not os.path.exists(self.path):
+            raise SourceError(f"no camera at {self.path} (is it connected?)")
+        if not os.access(self.path, os.R_OK | os.W_OK):
+            raise SourceError(f"permission denied on {self.path}: the component user needs the video group "
+                              "(sudo usermod -aG video ggc_user, then restart Greengrass)")
+        target: Union[int, str] = self.path
+        # Follow by-id/by-path links to /dev/videoN: OpenCV's V4L2 backend opens by index most reliably.
+        real = os.path.realpath(self.path)
+        if real.startswith("/dev/video") and real[len("/dev/video"):].isdigit():
+            target = int(real[len("/dev/video"):])
+        self._capture = open_capture(target, cv2.CAP_V4L2, [], f"camera {self.path}")
+        # Keep the driver's queue short: we read continuously, and a deep queue only adds latency.
+        self._capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        self._fps = reported_fps(self._capture)
+
+    def read(self) -> Optional[np.ndarray]:
+        if self._capture is None:
+            raise SourceError("camera not open")
+        ok, image = self._capture.read()
+        if not ok or image is None:
+            raise SourceError(f"camera {self.path} stopped delivering frames")
+        return to_bgr24(image)
+
+    def close(self) -> None:
+        capture, self._capture = self._capture, None
+        if capture is not None:
+            capture.release()

@@ -1,0 +1,64 @@
+"""OpenCV's VideoCapture, opened quietly and with timeouts: the common ground of devices, RTSP and files.
+
+OpenCV and FFmpeg print their own warnings to stderr, and some of them quote the URL being opened,
+credentials included. We report failures ourselves (redacted), so their logging is turned down to
+errors (OpenCV) and off (FFmpeg, unless OPENCV_FFMPEG_LOGLEVEL is set by the user for debugging).
+"""
+
+import os
+from typing import List, Optional, Sequence, Union
+
+import cv2
+import numpy as np
+
+from .base import SourceError
+
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # read by OpenCV when FFmpeg is first used
+try:
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+except AttributeError:  # builds without the logging utils: nothing to turn down
+    pass
+
+
+def timeout_params(open_timeout_s: float, read_timeout_s: float) -> List[int]:
+    """VideoCapture parameters for open/read timeouts, where this OpenCV has them (4.5.2+)."""
+    params: List[int] = []
+    for name, seconds in (("CAP_PROP_OPEN_TIMEOUT_MSEC", open_timeout_s),
+                          ("CAP_PROP_READ_TIMEOUT_MSEC", read_timeout_s)):
+        prop = getattr(cv2, name, None)
+        if prop is not None:
+            params += [int(prop), int(seconds * 1000)]
+    return params
+
+
+def open_capture(target: Union[int, str], api: int, params: Sequence[int],
+                 describe: str) -> "cv2.VideoCapture":
+    """An opened VideoCapture, or SourceError naming `describe` (never the raw target: it may hold
+    credentials)."""
+    try:
+        capture = cv2.VideoCapture(target, api, list(params)) if params else cv2.VideoCapture(target, api)
+    except cv2.error as error:
+        raise SourceError(f"cannot open {describe}: {error}") from None
+    if not capture.isOpened():
+        capture.release()
+        raise SourceError(f"cannot open {describe}")
+    return capture
+
+
+def to_bgr24(image: np.ndarray) -> np.ndarray:
+    """Whatever a backend handed over (gray, BGRA, 16-bit) as contiguous HxWx3 uint8 BGR."""
+    if image.dtype != np.uint8:
+        image = cv2.convertScaleAbs(image, alpha=255.0 / max(1.0, float(image.max())))
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.shape[2] == 1:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    return np.ascontiguousarray(image)
+
+
+def reported_fps(capture: "cv2.VideoCapture") -> Optional[float]:
+    """The stream's declared frame rate when it is plausible, else None."""
+    fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+    return fps if 0.1 <= fps <= 1000 else None
