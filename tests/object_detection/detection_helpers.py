@@ -339,3 +339,63 @@ def next_valid(subscription: Subscription, schema: str, timeout: float = WAIT,
         validate(message.payload, schema)
         if where is None or where(message.payload):
             return message.payload
+
+
+# -- the component as a real process ----------------------------------------------------------------
+
+BUILD = os.path.join(ROOT, "scripts", "build")
+
+
+def build_components(output: str, components: Sequence[str] = (COMPONENT,)) -> Dict[str, str]:
+    """scripts/build for `components` into `output`; the recipe and artifact folders the launcher takes."""
+    import subprocess
+    import sys
+
+    for component in components:
+        result = subprocess.run([sys.executable, BUILD, "--component", component, "--output-dir", output],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+    return {"recipes": os.path.join(output, "recipes"), "artifacts": os.path.join(output, "artifacts")}
+
+
+@contextlib.contextmanager
+def launched(nucleus: Any, built: Dict[str, str], run_dir: str, configuration: Dict[str, Dict[str, Any]],
+             components: Sequence[str] = (COMPONENT,)) -> Iterator[Any]:
+    """Components from their built recipes as real processes (the local nucleus launcher), with
+    `configuration` merged over each one's DefaultConfiguration: {component: {key: value}}."""
+    import io
+
+    from local_nucleus.launcher import Launcher
+
+    overrides = {name: {"MERGE": values} for name, values in configuration.items()}
+    output = io.StringIO()
+    launcher = Launcher(nucleus, built["recipes"], built["artifacts"], run_dir, config_overrides=overrides,
+                        components=list(components), restart_delay=0.2, stop_timeout=10.0, output=output)
+    launcher.start()
+    try:
+        yield launcher
+    finally:
+        launcher.stop()
+
+
+def wait_for_history(launcher: Any, name: str, state: str, timeout: float = 60.0) -> List[str]:
+    """The component's state history once it has been in `state` (the nucleus's states are transient)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        history = launcher.state_history(name)
+        if state in history:
+            return history
+        time.sleep(0.05)
+    raise AssertionError(f"{name} never was {state}: {launcher.state_history(name)}; "
+                         f"log: {launcher.log_lines(name)[-20:]}")
+
+
+def app_client(nucleus: Any, client_name: str = "app") -> Tuple[IpcClient, Any]:
+    """A test application allowed to ask the detector (its IPC client and an InferenceClient)."""
+    from ggvision.inference import InferenceClient
+    from harness import connect, pubsub_policy
+
+    ipc = connect(nucleus, f"test.App.{client_name}", pubsub_policy(
+        publish=["ggvision/inference/detector/request"],
+        subscribe=[f"ggvision/inference/detector/reply/{client_name}", "ggvision/inference/detector/errors"]))
+    return ipc, InferenceClient("detector", ipc=ipc, client_name=client_name)

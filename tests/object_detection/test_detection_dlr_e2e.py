@@ -1,0 +1,114 @@
+"""A real SageMaker Neo (DLR) artifact through the real component process: the GluonCV-layout fixture
+`colour_detector_512_dlr` with Runtime=dlr, and its ONNX twin with Runtime=onnx, each give the
+detections documented in fixtures/dlr/README.md for its example image — frames in through a shared
+memory ring, detections out over the local nucleus — and a service-mode request agrees.
+
+The fixture folder has no model.yaml: the test copies it and adds one with the preprocessing the
+README documents (RGB, pixel / 255, no mean/std, stretched, GluonCV outputs, labels red/green/blue).
+"""
+
+import os
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from detection_helpers import (
+    COMPONENT,
+    FIXTURES,
+    RingCamera,
+    app_client,
+    assert_expected,
+    build_components,
+    example_image,
+    launched,
+    next_valid,
+    observer,
+)
+from harness import local_nucleus
+
+pytestmark = [
+    pytest.mark.dlr,
+    pytest.mark.skipif(not os.path.isdir(FIXTURES), reason="needs ../shared/fixtures (the DLR test models)"),
+]
+
+WAIT = 60
+README_SCORE = 0.998
+MODEL_YAML = """\
+# fixtures/dlr/README.md: input `data`, RGB, pixel / 255, NCHW float32, stretched; no mean/std.
+name: colour-detector-512
+version: "1"
+input:
+  name: data
+  width: 512
+  height: 512
+  layout: NCHW
+  channel_order: RGB
+  resize: stretch
+  scale: 0.00392156862745098
+  mean: [0, 0, 0]
+  std: [1, 1, 1]
+output:
+  layout: gluoncv
+labels: [red, green, blue]
+"""
+
+
+def fixture_model(destination, runtime):
+    """The DLR folder (dlr) or the ONNX twin (onnx), copied, with a model.yaml added."""
+    if runtime == "dlr":
+        shutil.copytree(os.path.join(FIXTURES, "colour_detector_512_dlr"), destination)
+        for name in os.listdir(destination):  # the fixture files are read-only
+            os.chmod(os.path.join(destination, name), 0o644)
+    else:
+        os.makedirs(destination)
+        shutil.copy(os.path.join(FIXTURES, "colour_detector_512.onnx"),
+                    os.path.join(destination, "model.onnx"))
+    with open(os.path.join(destination, "model.yaml"), "w") as f:
+        f.write(MODEL_YAML)
+    return destination
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return build_components(str(tmp_path_factory.mktemp("dlr-build")))
+
+
+@pytest.fixture(scope="module")
+def predictions():
+    return {}
+
+
+@pytest.mark.parametrize("runtime", ["dlr", "onnx"])
+def test_fixture_through_the_component_gives_the_readme_detections(built, tmp_path, runtime, predictions):
+    model = fixture_model(str(tmp_path / "model"), runtime)
+    rings = str(tmp_path / "rings")
+    with local_nucleus() as nucleus:
+        watcher, (detections,) = observer(nucleus, ["ggvision/detections/+"])
+        camera = RingCamera(nucleus, rings, "bench")
+        configuration = {COMPONENT: {"ModelPath": model, "Runtime": runtime, "RingFolder": rings,
+                                     "CountsIntervalSeconds": 0}}
+        try:
+            with launched(nucleus, built, str(tmp_path / "run"), configuration) as launcher:
+                assert nucleus.wait_for_state(COMPONENT, "RUNNING", WAIT), launcher.log_lines(COMPONENT)
+                sent = camera.send(example_image())
+                message = next_valid(detections, "ggvision.detections/1", WAIT)
+                assert message["seq"] == sent["seq"]
+                assert message["model"] == {"name": "colour-detector-512", "version": "1", "runtime": runtime}
+                assert_expected(message["prediction"], score=README_SCORE)
+                assert message["labels"] == {"0": "red", "2": "blue"}
+                predictions[runtime] = message["prediction"]
+
+                ok, png = cv2.imencode(".png", example_image())
+                ipc, client = app_client(nucleus)
+                with client:
+                    result = client.invoke(content_type="image/png", body=png.tobytes(), timeout=WAIT)
+                ipc.close()
+                assert result["prediction"] == message["prediction"]  # same pixels, same answer
+                lines = launcher.log_lines(COMPONENT)
+                assert any(f"({runtime})" in line and "loaded from" in line for line in lines), lines
+        finally:
+            camera.close()
+            watcher.close()
+    if len(predictions) == 2:  # DLR and ONNX Runtime agree (README: to 1e-6 on the same input)
+        assert np.allclose(predictions["dlr"], predictions["onnx"], atol=1e-5)
