@@ -137,6 +137,28 @@ def test_a_zero_copy_view_is_checked_with_still_valid(folder):
         assert reader.still_valid(frame_event("cam", 0, 1.0, 2, 2, "bgr24", jpeg_data=b"\xff\xd8"))
 
 
+def test_zero_copy_views_outlive_a_remap_and_close_without_crashing(folder):
+    reader = FrameReader(folder)
+    old = FrameRing.create(folder, "cam", 16, 16)
+    image = random_image(16, 16, seed=3)
+    view = reader.read(event_for(old, old.write(image, 1.0)), copy=False)
+    new = FrameRing.create(folder, "cam", 8, 8, first_seq=old.next_seq)
+    old.close()
+    assert reader.read(event_for(new, new.write(random_image(8, 8), 2.0))).shape == (8, 8, 3)  # re-mapped
+    reader.close()
+    new.close()
+    # The old mapping stays alive as long as the view does: still the pixels it showed, no crash.
+    assert np.array_equal(view, image)
+
+
+def test_a_closed_ring_refuses_writes(folder):
+    ring = FrameRing.create(folder, "cam", 8, 8)
+    ring.close()
+    ring.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        ring.write(random_image(8, 8), 1.0)
+
+
 def test_a_missing_ring_file_makes_the_frame_unavailable(folder):
     ring = FrameRing.create(folder, "cam", 8, 8)
     reader = FrameReader(folder)
