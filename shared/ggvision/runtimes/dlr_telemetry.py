@@ -43,12 +43,13 @@ def opt_out_path(package_dir: str) -> str:
 
 
 def disable_phone_home() -> Optional[str]:
-    """Write DLR's opt-out file unless it already says "off"; returns its path (None: DLR not installed).
+    """Write DLR's opt-out file unless it already says "off"; returns its path.
 
-    Never raises: a DLR installation we cannot write to is logged, not fatal.
+    None: DLR is not installed, or its version has no phone-home (no `counter` module). Never raises: a
+    DLR installation we cannot write to is logged, not fatal.
     """
     package_dir = dlr_package_dir()
-    if package_dir is None:
+    if package_dir is None or not os.path.isdir(os.path.join(package_dir, "counter")):
         return None
     path = opt_out_path(package_dir)
     config = _read_config(path)
@@ -82,7 +83,6 @@ def _read_config(path: str) -> dict:
 def _write_atomically(path: str, config: dict) -> None:
     # A half-written file would read as "no config", which DLR takes as "enabled".
     folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=".ccm_config.", dir=folder)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as f:
