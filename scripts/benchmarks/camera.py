@@ -8,9 +8,12 @@ What the nucleus adds to carry the event is the same kind of cost for both excep
 size (shown as `event_bytes`; the ipc area measures the transport). The frames are rendered
 (gradient, shapes, sensor-like noise), four different ones in turn, so the JPEG encoder does real
 work. Writer and reader run one after the other in this process; the per-frame figures are medians.
+As a check that this does not flatter the ring (a frame just written is warm in this core's cache),
+`shm_1080p_cross_process_reader_ms` is the reader side measured in another process.
 """
 
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -41,6 +44,7 @@ def run(quick: bool = False) -> Dict[str, Any]:
                 name = f"{height}p"
                 details[f"shm_{name}"] = _measure_shm(folder, reader, images, frames["shm"])
                 details[f"jpeg_{name}"] = _measure_jpeg(reader, images, frames["jpeg"])
+            cross_process = _measure_cross_process_reader(folder, images, frames["shm"] // 4)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     shm_1080, jpeg_1080 = details["shm_1080p"], details["jpeg_1080p"]
@@ -52,6 +56,7 @@ def run(quick: bool = False) -> Dict[str, Any]:
         "jpeg_720p_fps": details["jpeg_720p"]["fps"],
         "shm_1080p_ms_per_frame": shm_1080["total_ms"]["p50"],
         "jpeg_1080p_ms_per_frame": jpeg_1080["total_ms"]["p50"],
+        "shm_1080p_cross_process_reader_ms": cross_process,
         "jpeg_quality": JPEG_QUALITY,
         "details": details,
     }
@@ -134,3 +139,43 @@ def _measure(write, reader: FrameReader, images: List[np.ndarray], count: int) -
         "reader_ms": percentiles(reader_ms),
         "event_bytes": event_bytes,
     }
+
+
+def _measure_cross_process_reader(folder: str, images: List[np.ndarray], count: int) -> float:
+    """Median ms of json.loads + read(copy=True) in a separate process, frames written here."""
+    height, width = images[0].shape[:2]
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    child = context.Process(target=_reader_process, args=(folder, theirs), daemon=True)
+    child.start()
+    try:
+        with FrameRing.create(folder, "cross", width, height) as ring:
+            for index in range(count + 3):
+                written = ring.write(images[index % len(images)], time.time())
+                ours.send(json.dumps(frame_event("cross", written.seq, time.time(), width, height, "bgr24",
+                                                 shm=written)))
+                if not ours.poll(60):
+                    raise RuntimeError("the reader process did not answer")
+                ours.recv()
+            ours.send(None)
+            if not ours.poll(60):
+                raise RuntimeError("the reader process did not answer")
+            return ours.recv()
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.terminate()
+
+
+def _reader_process(folder: str, connection: Any) -> None:
+    samples: List[float] = []
+    with FrameReader(folder) as reader:
+        while True:
+            text = connection.recv()
+            if text is None:
+                break
+            started = time.perf_counter()
+            reader.read(json.loads(text), copy=True)
+            samples.append((time.perf_counter() - started) * 1000.0)
+            connection.send(True)
+    connection.send(percentiles(samples[3:])["p50"])
