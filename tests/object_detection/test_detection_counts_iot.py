@@ -3,6 +3,7 @@ the motion gate, with the ObjectDetection service in this process on its own rea
 """
 
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -124,3 +125,41 @@ def test_motion_gate_reuses_the_result_of_a_static_scene_and_infers_less(nucleus
     assert gated_inferred == 2 and ungated_inferred == 9
     assert gated_report["frames_gated"] == 7 and gated_report["frames_inferred"] == 2
     assert [m["reused"] for m in ungated] == [False] * 9
+
+
+def test_status_and_counts_keep_coming_while_the_camera_outpaces_the_model(nucleus, tmp_path):
+    """The normal continuous case: frames always waiting for a slow model (about 0.3 s per frame).
+    Status and counts must not wait for a pause in the frames that never comes."""
+    rings = str(tmp_path / "rings")
+    configuration = settings(ModelPath=model_folder(str(tmp_path), "gluoncv", slow_matmuls=40),
+                             RingFolder=rings, CountsIntervalSeconds=0.5, StatusIntervalSeconds=0.5,
+                             InferenceThreads=1)
+    watcher, (detections, status) = observer(nucleus, ["ggvision/detections/+",
+                                                       "ggvision/inference/detector/status"])
+    camera = RingCamera(nucleus, rings, "busy")
+    stop = threading.Event()
+
+    def feed():
+        while not stop.is_set():
+            camera.send(example_image())
+            stop.wait(0.02)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    try:
+        with running_service(nucleus, configuration):
+            feeder.start()
+            report = next_valid(status, "ggvision.detector-status/1",
+                                where=lambda m: m["frames_inferred"] > 0)
+            assert report["frames_skipped"] > 0  # the camera really was ahead of the model
+            recorded = nucleus.wait_for_iot_core(COUNTS_TOPIC, 30)
+            assert recorded, "no counts while frames kept arriving"
+            counts = json.loads(recorded[0].payload)
+            validate(counts, "ggvision.counts/1")
+            assert counts["classes"]["red"]["max"] == 1
+            assert detections.get(30) is not None
+    finally:
+        stop.set()
+        if feeder.is_alive():
+            feeder.join(10)
+        camera.close()
+        watcher.close()

@@ -49,6 +49,7 @@ class DetectionService:
         self._class_filter: Optional[List[int]] = None
         self._inference_ms: List[float] = []
         self._stats_since = time.monotonic()
+        self._next_status = self._stats_since + settings.status_interval_s
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -96,11 +97,14 @@ class DetectionService:
     # -- the worker -----------------------------------------------------------------------------
 
     def _run(self) -> None:
-        next_status = time.monotonic() + self.settings.status_interval_s
+        self._next_status = time.monotonic() + self.settings.status_interval_s
         while not self._stopping.is_set():
             self._wakeup.wait(0.25)
             self._wakeup.clear()
+            # Work until nothing is waiting. With a camera faster than the model that is never, so
+            # the periodic duties are checked between items too, not only when the work runs out.
             while not self._stopping.is_set():
+                self._periodic()
                 self._drain()
                 request = self._requests.take()
                 if request is not None:
@@ -114,12 +118,16 @@ class DetectionService:
                     self._continuous.handle(*frame)
                 except Exception:
                     _log.exception("continuous-mode failure on camera %s", frame[0].get("camera_id"))
-            now = time.monotonic()
-            if now >= next_status:
-                next_status = now + self.settings.status_interval_s
-                self._report()
-            if self._counts is not None and self._counts.due():
-                self._publish_counts()
+            self._periodic()
+
+    def _periodic(self) -> None:
+        """Status every StatusIntervalSeconds, counts at the end of each window."""
+        now = time.monotonic()
+        if now >= self._next_status:
+            self._next_status = now + self.settings.status_interval_s
+            self._report()
+        if self._counts is not None and self._counts.due():
+            self._publish_counts()
 
     def _drain(self) -> None:
         request_subscription, frame_subscriptions = self._subscriptions[0], self._subscriptions[1:]
