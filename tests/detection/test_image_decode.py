@@ -200,3 +200,19 @@ def test_body_over_max_bytes_is_too_large(no_decoding):
 def test_errors_are_value_errors():
     for error in (DecodeFailed, ImageTooLarge, UnsupportedContentType):
         assert issubclass(error, ValueError)
+
+
+def test_truncated_jpeg_carrying_a_complete_thumbnail_still_fails():
+    # An APP1 segment holding a whole JPEG (its own end marker included), as EXIF thumbnails do.
+    thumbnail = encode(".jpg", picture(8, 8))
+    app1 = b"\xff\xe1" + struct.pack(">H", len(thumbnail) + 8) + b"Exif\x00\x00" + thumbnail
+    main = encode(".jpg", np.random.default_rng(3).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    body = main[:2] + app1 + main[2:]
+    assert decode_image(body, "image/jpeg", MAX_BYTES, MAX_PIXELS).shape == (64, 64, 3)
+    with pytest.raises(DecodeFailed, match="truncated"):
+        decode_image(body[: len(app1) + len(main) // 2], "image/jpeg", MAX_BYTES, MAX_PIXELS)
+
+
+def test_a_memoryview_body_is_accepted():
+    body = encode(".png", picture())
+    assert decode_image(memoryview(body), "image/png", MAX_BYTES, MAX_PIXELS).shape == (48, 64, 3)

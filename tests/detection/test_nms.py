@@ -41,3 +41,25 @@ def test_empty_input():
     empty = np.zeros((0, 4), np.float32)
     assert nms(empty, np.zeros((0,), np.float32), 0.5).tolist() == []
     assert batched_nms(empty, np.zeros((0,), np.float32), np.zeros((0,), np.int64), 0.5).tolist() == []
+
+
+def reference_nms(boxes, scores, threshold):
+    """The textbook loop: keep the best, drop what overlaps it, repeat."""
+    order = np.argsort(-scores, kind="stable")
+    kept = []
+    while order.size:
+        best, order = order[0], order[1:]
+        kept.append(int(best))
+        order = order[iou(boxes[best], boxes[order]) <= threshold]
+    return kept
+
+
+def test_nms_agrees_with_the_textbook_loop_on_random_boxes():
+    rng = np.random.default_rng(11)
+    for count in (1, 7, 60, 300, 700):  # 700 spans several overlap blocks
+        corners = rng.random((count, 2), dtype=np.float32) * 200
+        sizes = rng.random((count, 2), dtype=np.float32) * 60 + 1
+        boxes = np.hstack([corners, corners + sizes])
+        scores = rng.random(count, dtype=np.float32)
+        for threshold in (0.2, 0.5, 0.8):
+            assert nms(boxes, scores, threshold).tolist() == reference_nms(boxes, scores, threshold)

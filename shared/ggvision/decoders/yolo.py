@@ -31,7 +31,10 @@ def decode_yolo(outputs: Sequence[np.ndarray], spec: Any, transform: BoxTransfor
     objectness = bool(getattr(spec, "objectness", True))
     fixed = 5 if objectness else 4
     labels = getattr(spec, "labels", None) or {}
-    rows = np.concatenate([_rows(np.asarray(output), fixed, len(labels)) for output in outputs], axis=0)
+    heads = [_rows(np.asarray(output), fixed, len(labels)) for output in outputs]
+    if not heads:
+        raise ValueError("the yolo layout needs at least one output")
+    rows = heads[0] if len(heads) == 1 else np.concatenate(heads, axis=0)
     if rows.shape[1] <= fixed:
         raise ValueError(f"yolo rows have {rows.shape[1]} values; expected {fixed} + one per class")
     threshold = max(float(score_threshold), MIN_SCORE)

@@ -43,6 +43,8 @@ class DecodeFailed(ValueError):
 def decode_image(body: bytes, content_type: str, max_bytes: int, max_pixels: int) -> np.ndarray:
     """Decode an untrusted JPEG/PNG body into a BGR uint8 image (grey and alpha become BGR)."""
     kind = _content_kind(content_type)
+    if not isinstance(body, (bytes, bytearray)):
+        body = bytes(body)  # e.g. a memoryview
     if len(body) > max_bytes:
         raise ImageTooLarge(f"body is {len(body)} bytes; the limit is {max_bytes}")
     if not body:
@@ -63,6 +65,9 @@ def decode_image(body: bytes, content_type: str, max_bytes: int, max_pixels: int
         raise DecodeFailed(f"cannot decode the {_name(kind)}: {str(error).strip()[:200]}") from None
     if image is None or image.size == 0:
         raise DecodeFailed(f"cannot decode the {_name(kind)}: the data is corrupt")
+    if image.shape[0] * image.shape[1] != width * height:  # EXIF rotation may swap them, nothing more
+        raise DecodeFailed(f"the {_name(kind)} decoded to {image.shape[1]}x{image.shape[0]} pixels, "
+                           f"not the {width}x{height} its header declares")
     return image
 
 
