@@ -36,26 +36,31 @@ class Runtime(abc.ABC):
     """One loaded model. Not thread-safe: run it from one thread."""
 
     name: str = ""
+    # What the model expects and returns: each runtime sets these once its model is loaded.
+    _input_name: str = ""
+    _input_shape: Tuple[int, ...] = ()
+    _input_dtype: str = "float32"
+    _output_names: List[str] = []
 
     @property
-    @abc.abstractmethod
     def input_name(self) -> str:
         """The name of the (first) input."""
+        return self._input_name
 
     @property
-    @abc.abstractmethod
     def input_shape(self) -> Tuple[int, ...]:
         """The shape of the input; -1 for a dynamic dimension, () when the runtime cannot tell."""
+        return self._input_shape
 
     @property
-    @abc.abstractmethod
     def input_dtype(self) -> str:
         """The numpy dtype name of the input ("float32", "uint8", ...)."""
+        return self._input_dtype
 
     @property
-    @abc.abstractmethod
     def output_names(self) -> List[str]:
         """The outputs, in the order `run` returns them."""
+        return list(self._output_names)
 
     @abc.abstractmethod
     def run(self, inputs: Dict[str, np.ndarray]) -> List[np.ndarray]:

@@ -119,22 +119,6 @@ class DLRRuntime(Runtime):
         _log.info("DLR %s loaded %s on %s with %s", getattr(dlr, "__version__", "?"), model_dir, device,
                   library or "DLR's default library")
 
-    @property
-    def input_name(self) -> str:
-        return self._input_name
-
-    @property
-    def input_shape(self) -> Tuple[int, ...]:
-        return self._input_shape
-
-    @property
-    def input_dtype(self) -> str:
-        return self._input_dtype
-
-    @property
-    def output_names(self) -> List[str]:
-        return list(self._output_names)
-
     def run(self, inputs: Dict[str, np.ndarray]) -> List[np.ndarray]:
         if self._model is None:
             raise RuntimeError("dlr: the model was closed")

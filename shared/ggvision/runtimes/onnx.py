@@ -84,22 +84,6 @@ class OnnxRuntime(Runtime):
                   ", ".join(self._session.get_providers()))
 
     @property
-    def input_name(self) -> str:
-        return self._input_name
-
-    @property
-    def input_shape(self) -> Tuple[int, ...]:
-        return self._input_shape
-
-    @property
-    def input_dtype(self) -> str:
-        return self._input_dtype
-
-    @property
-    def output_names(self) -> List[str]:
-        return list(self._output_names)
-
-    @property
     def providers(self) -> List[str]:
         return list(self._session.get_providers()) if self._session is not None else []
 
