@@ -39,6 +39,7 @@ class CameraReader:
         self._source: Optional[Source] = None
         self._thread = threading.Thread(target=self._run, name=f"read-{config.camera_id}", daemon=True)
         self.describe = redact(config.source)
+        self._fault_logged = False
 
     def start(self) -> None:
         self._thread.start()
@@ -67,6 +68,7 @@ class CameraReader:
         config = self.config
         backoff = Backoff(config.reconnect_initial_s, config.reconnect_max_s, jitter=0.2)
         failed_before = False
+        error = ""
         while not self._stop.is_set():
             source = self._make_source(config)
             self._source = source
@@ -77,12 +79,14 @@ class CameraReader:
                     self._stats.update(state=ENDED)
                     self._log.info("camera %s: %s ended", config.camera_id, self.describe)
                     return
-            except SourceError as error:
-                self._failed(redact(str(error)), backoff)
+            except SourceError as failure:
+                error = redact(str(failure))
                 failed_before = True
-            except Exception as error:  # an unexpected decoder/OpenCV fault: the same recovery
-                self._log.exception("camera %s: unexpected error", config.camera_id)
-                self._failed(redact(f"{type(error).__name__}: {error}"), backoff)
+            except Exception as failure:  # an unexpected decoder/OpenCV fault: the same recovery
+                if not self._fault_logged:  # the details once; then the one-line retries below
+                    self._fault_logged = True
+                    self._log.error("camera %s: unexpected fault", config.camera_id, exc_info=True)
+                error = redact(f"{type(failure).__name__}: {failure}")
                 failed_before = True
             finally:
                 self._source = None
@@ -92,15 +96,12 @@ class CameraReader:
                     pass
             if self._stop.is_set():
                 return
+            self._stats.update(state=RECONNECTING, last_error=error)
             delay = backoff.next_delay()
-            self._log.warning("camera %s: retrying %s in %.1f s", config.camera_id, self.describe, delay)
+            self._log.warning("camera %s: %s; retrying in %.1f s", config.camera_id, error, delay)
             if self._stop.wait(delay):
                 return
             self._stats.add(reconnects=1)
-
-    def _failed(self, error: str, backoff: Backoff) -> None:
-        self._stats.update(state=RECONNECTING, last_error=error)
-        self._log.warning("camera %s: %s", self.config.camera_id, error)
 
     def _stream(self, source: Source, backoff: Backoff) -> bool:
         """Read until the source fails (SourceError) or the stop flag; True when a finite source ended."""
