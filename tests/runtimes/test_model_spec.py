@@ -119,7 +119,8 @@ def test_missing_folder_is_an_os_error(tmp_path):
 @pytest.mark.parametrize("text, expected", [
     ("inptu: {}", ["unknown key 'inptu'", "allowed: name, version, input, output, labels"]),
     ("input: {size: 3}", ["unknown key 'input.size'", "allowed in input: name, width, height"]),
-    ("output: {threshold: 0.5}", ["unknown key 'output.threshold'", "layout, names, nms_iou, objectness"]),
+    ("output: {threshold: 0.5}",
+     ["unknown key 'output.threshold'", "layout, names, nms_iou, objectness, class_id_offset"]),
     ("- a\n- b", ["the file: ['a', 'b'] is not allowed", "a mapping"]),
     ("name: ''", ["name: '' is not allowed", "a non-empty string"]),
     ("name: [x]", ["name: ['x'] is not allowed"]),
@@ -144,6 +145,7 @@ def test_missing_folder_is_an_os_error(tmp_path):
     ("output: {names: boxes}", ["output.names: 'boxes' is not allowed"]),
     ("output: {nms_iou: 1.5}", ["output.nms_iou: 1.5 is not allowed", "a number above 0, at most 1"]),
     ("output: {objectness: 'yes'}", ["output.objectness: 'yes' is not allowed", "true or false"]),
+    ("output: {class_id_offset: -1}", ["output.class_id_offset: -1 is not allowed"]),
     ("labels: person", ["labels: 'person' is not allowed", "a list of class names"]),
     ("labels: {-1: person}", ["labels: -1 is not allowed", "class ids that are whole numbers from 0"]),
     ("labels: [person, [x]]", ["labels[1]: ['x'] is not allowed"]),
@@ -179,3 +181,9 @@ def test_model_yaml_that_is_not_utf8(tmp_path):
     (folder / "labels.txt").write_bytes(b"caf\xe9\n")
     with pytest.raises(ValueError, match=r"labels\.txt: not UTF-8"):
         load_model_spec(str(folder))
+
+
+def test_class_id_offset_is_read_from_model_yaml(tmp_path):
+    (tmp_path / "model.yaml").write_text("output: {layout: tensorflow, class_id_offset: 1}\n")
+    spec = load_model_spec(str(tmp_path))
+    assert (spec.output_layout, spec.class_id_offset) == ("tensorflow", 1)

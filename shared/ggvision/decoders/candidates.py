@@ -13,7 +13,7 @@ from ..detections import Detections
 
 def class_id_offset(spec: Any) -> int:
     """What to subtract from the model's class ids (1 for TF Object Detection API label maps)."""
-    return int(getattr(spec, "class_id_offset", 0) or 0)
+    return int(spec.class_id_offset)
 
 
 def to_detections(class_ids: np.ndarray, scores: np.ndarray, boxes: np.ndarray, spec: Any,

@@ -4,7 +4,7 @@
 name: my-detector            # default: the folder's name
 version: "3"
 input:  {name, width, height, layout, channel_order, resize, scale, mean, std, dtype}
-output: {layout, names, nms_iou, objectness}
+output: {layout, names, nms_iou, objectness, class_id_offset}
 labels: [person, car]        # or {0: person, 7: car}; or a labels.txt file
 ```
 
@@ -100,7 +100,7 @@ class _Checker:
 
 TOP_KEYS = ("name", "version", "input", "output", "labels")
 INPUT_KEYS = ("name", "width", "height", "layout", "channel_order", "resize", "scale", "mean", "std", "dtype")
-OUTPUT_KEYS = ("layout", "names", "nms_iou", "objectness")
+OUTPUT_KEYS = ("layout", "names", "nms_iou", "objectness", "class_id_offset")
 
 
 def parse_model_yaml(text: str, source: str = "model.yaml") -> Dict[str, Any]:
@@ -165,6 +165,7 @@ def _output_fields(check: _Checker, section: Optional[Any]) -> Dict[str, Any]:
         "nms_iou": lambda v: check.number("output.nms_iou", v, "a number above 0, at most 1",
                                           lambda x: 0 < x <= 1),
         "objectness": lambda v: check.boolean("output.objectness", v),
+        "class_id_offset": lambda v: check.integer("output.class_id_offset", v, 0, 1000),
     }
     target = {"layout": "output_layout", "names": "output_names"}
     return {target.get(key, key): readers[key](value) for key, value in section.items()}

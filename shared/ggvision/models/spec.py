@@ -40,7 +40,9 @@ class ModelSpec:
     output_layout: str = "gluoncv"
     # None: the runtime's output order.
     output_names: Optional[List[str]] = None
-    # Class id → name; classes without a name are reported by id.
+    # Subtracted from the model's class ids: 1 for TF OD API models, whose label maps start at 1.
+    class_id_offset: int = 0
+    # Class id → name; a class without a name keeps its id in `prediction` and has no entry in `labels`.
     labels: Dict[int, str] = field(default_factory=dict)
     # yolo layout only: IoU above which per-class NMS drops the weaker box; whether rows carry objectness.
     nms_iou: float = 0.45
