@@ -9,6 +9,7 @@ import camera_helpers as helpers
 import pytest
 from camera_capture.service import CaptureService
 from camera_capture.settings import CaptureSettings
+from camera_capture.sources.mjpeg import MjpegSource
 from ggvision.component import run_component
 from ggvision.frames import FrameReader, FrameUnavailable
 from ggvision.lifecycle import StopSignal
@@ -94,6 +95,39 @@ def test_mjpeg_camera_that_drops_is_reported_reconnected_and_resumes(tmp_path):
     assert back["reconnects"] >= dropped["reconnects"]
     for text in (str(dropped), str(back)):
         assert "s3cret" not in text and "viewer" not in text
+
+
+def test_frames_between_turns_are_taken_off_the_source_without_decoding(tmp_path):
+    # A 60 fps MJPEG camera announced at 5 fps: most frames are skipped (read, not decoded).
+    counts = {"decoded": 0, "skipped": 0}
+
+    class CountingMjpeg(MjpegSource):
+        def read(self):
+            counts["decoded"] += 1
+            return super().read()
+
+        def skip(self):
+            counts["skipped"] += 1
+            super().skip()
+
+    camera = helpers.MjpegCamera(fps=60).start()
+    config = helpers.configuration(tmp_path, [{"CameraId": "fast", "Source": camera.url(), "FrameRate": 5}])
+    try:
+        with local_nucleus() as nucleus:
+            capture = helpers.Capture(nucleus, config)
+            capture.service = CaptureService(capture.service.settings, capture.ipc,
+                                             make_source=lambda c: CountingMjpeg(c.source, c.read_timeout_s))
+            capture.service.start()
+            try:
+                events = capture.frame_events(6)
+                status = capture.wait_status(lambda s: s["dropped"] > 0 and s["frames_out"] >= 6)
+            finally:
+                capture.close()
+    finally:
+        camera.stop()
+    assert counts["skipped"] > counts["decoded"] >= 6, counts
+    assert all(event["ts"] - event["captured_at"] < 0.5 for event in events)
+    assert status["state"] == "STREAMING" and status["fps_in"] > status["fps_out"]
 
 
 def test_slow_consumer_always_gets_a_fresh_frame_not_a_queue(tmp_path):

@@ -37,7 +37,8 @@ class Camera:
         self._publisher = FramePublisher(ipc, config,
                                          on_error=lambda text: self.stats.update(last_error=text))
         self._refused = 0  # frames the publisher refused while earlier events were unacknowledged
-        self._reader = CameraReader(config, self._latest, self.stats, make_source, self._stop)
+        self._reader = CameraReader(config, self._latest, self.stats, make_source, self._stop,
+                                    next_turn=self._pacer.next_turn)
         self._status = StatusWindow()
         self._log = get_logger(f"ggvision.CameraCapture.{config.camera_id}")
         self._warn = LogThrottle(f"ggvision.CameraCapture.{config.camera_id}.announce", 30.0)

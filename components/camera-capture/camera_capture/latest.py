@@ -32,6 +32,11 @@ class LatestFrame:
             self._frame = frame
             self._changed.notify_all()
 
+    def skipped(self) -> None:
+        """A frame the reader consumed without decoding it, because no turn was near: dropped too."""
+        with self._changed:
+            self.dropped += 1
+
     def take(self, timeout: float) -> Optional[Frame]:
         """The newest frame not taken yet, waiting up to `timeout` seconds for one."""
         deadline = time.monotonic() + timeout

@@ -21,6 +21,10 @@ class Pacer:
         self.frame_rate = frame_rate
         self._due = None
 
+    def next_turn(self) -> Optional[float]:
+        """time.monotonic() of the next turn; None when a frame may go out at once."""
+        return self._due
+
     def wait_turn(self, stop: threading.Event) -> bool:
         """Sleep until the next turn; False when `stop` was set meanwhile."""
         due = self._due

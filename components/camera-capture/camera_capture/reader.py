@@ -1,7 +1,9 @@
 """The reader thread of one camera: open the source, decode continuously into the LatestFrame slot,
 and ride out failures by reopening with exponential backoff.
 
-Live sources are read as fast as they deliver (draining the camera keeps latency at one frame).
+Live sources are read as fast as they deliver (draining the camera keeps latency at one frame), but
+a frame is only decoded when the announcer's next turn is near: the others are taken off the source
+undecoded (`skip()`), which saves most of the decoding work when FrameRate is below the camera's.
 Files and folders are read at their own frame rate (`PlaybackSpeed: native`, like a live camera),
 or in lockstep with the announcer (`max`: each frame waits until the previous one was taken, so
 every frame is announced, in order, as fast as FrameRate allows). A snapshot URL is polled at the
@@ -22,13 +24,15 @@ from .sources import Source, SourceError
 from .status import CONNECTING, ENDED, RECONNECTING, STREAMING, CameraStats
 
 SourceFactory = Callable[[CameraConfig], Source]
+NextTurn = Callable[[], Optional[float]]
 
 _IDLE_WAIT = 0.25  # how often a waiting reader looks at the stop flag
 
 
 class CameraReader:
     def __init__(self, config: CameraConfig, latest: LatestFrame, stats: CameraStats,
-                 make_source: SourceFactory, stop: threading.Event) -> None:
+                 make_source: SourceFactory, stop: threading.Event,
+                 next_turn: Optional[NextTurn] = None) -> None:
         self.config = config
         self.frame_rate = config.frame_rate  # may change while running (live FrameRate)
         self._latest = latest
@@ -40,6 +44,7 @@ class CameraReader:
         self._thread = threading.Thread(target=self._run, name=f"read-{config.camera_id}", daemon=True)
         self.describe = redact(config.source)
         self._fault_logged = False
+        self._next_turn = next_turn or (lambda: None)
 
     def start(self) -> None:
         self._thread.start()
@@ -107,6 +112,8 @@ class CameraReader:
         """Read until the source fails (SourceError) or the stop flag; True when a finite source ended."""
         first = True
         due: Optional[float] = None
+        last_frame_at: Optional[float] = None
+        period: Optional[float] = None  # the source's frame period, smoothed
         while not self._stop.is_set():
             lockstep = source.finite and self.config.playback_speed == MAX
             if lockstep:
@@ -124,9 +131,22 @@ class CameraReader:
                     due = due + interval if now - due < interval else now + interval
                 elif interval is not None:
                     due = time.monotonic() + interval
-            image = source.read()
+            if not first and source.can_skip and self._turn_is_far(period):
+                source.skip()
+                self._latest.skipped()
+                image = None
+            else:
+                image = source.read()
+                if image is None:
+                    return True
+            now = time.monotonic()
+            if last_frame_at is not None:
+                gap = now - last_frame_at
+                period = gap if period is None else 0.8 * period + 0.2 * gap
+            last_frame_at = now
             if image is None:
-                return True
+                self._stats.add(frames_in=1)
+                continue
             self._latest.put(Frame(image, time.time()))
             self._stats.add(frames_in=1)
             if first:
@@ -137,6 +157,14 @@ class CameraReader:
                 self._log.info("camera %s: streaming %s (%dx%d)", self.config.camera_id, self.describe,
                                width, height)
         return False
+
+    def _turn_is_far(self, period: Optional[float]) -> bool:
+        """True when the announcer's next turn is more than ~2 source frames away: a frame decoded
+        now would be replaced before it is announced."""
+        turn = self._next_turn()
+        if turn is None or period is None:
+            return False
+        return turn - time.monotonic() > 2.0 * period
 
     def _interval(self, source: Source) -> Optional[float]:
         """Seconds between reads, or None to read as fast as the source delivers."""

@@ -26,6 +26,8 @@ class Source:
     #: close() may be called from another thread to abort a blocked read (sockets: yes; OpenCV: no,
     #: releasing a VideoCapture while another thread is inside read() is unsafe).
     interruptible = False
+    #: skip() takes the next frame off the source without decoding it (cheaper than read()).
+    can_skip = False
 
     @property
     def native_fps(self) -> Optional[float]:
@@ -37,6 +39,10 @@ class Source:
 
     def read(self) -> Optional[np.ndarray]:
         raise NotImplementedError
+
+    def skip(self) -> None:
+        """Consume the next frame without decoding it (live sources: keeps the source drained)."""
+        self.read()
 
     def close(self) -> None:
         """Release the source; safe to call twice."""

@@ -16,6 +16,8 @@ def device_path(source: str) -> str:
 
 
 class DeviceSource(Source):
+    can_skip = True
+
     def __init__(self, source: str) -> None:
         self.path = device_path(source)
         self._capture: Optional[cv2.VideoCapture] = None
@@ -48,6 +50,11 @@ class DeviceSource(Source):
         if not ok or image is None:
             raise SourceError(f"camera {self.path} stopped delivering frames")
         return to_bgr24(image)
+
+    def skip(self) -> None:
+        # grab() dequeues the frame from the driver; retrieve() (the decode) is what we save.
+        if self._capture is None or not self._capture.grab():
+            raise SourceError(f"camera {self.path} stopped delivering frames")
 
     def close(self) -> None:
         capture, self._capture = self._capture, None

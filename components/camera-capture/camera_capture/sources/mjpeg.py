@@ -72,11 +72,15 @@ class MjpegSource(Source):
         self._response: Any = None
         self._boundary: Optional[bytes] = None
         self._at_part_headers = False  # the boundary line was already consumed
-        self._snapshot: Optional[np.ndarray] = None
+        self._snapshot: Optional[bytes] = None
 
     @property
     def polled(self) -> bool:  # type: ignore[override]
         return self._boundary is None
+
+    @property
+    def can_skip(self) -> bool:  # type: ignore[override]
+        return self._boundary is not None
 
     def open(self) -> None:
         response = self._request()
@@ -91,9 +95,10 @@ class MjpegSource(Source):
         elif kind in ("image/jpeg", "image/jpg", "image/pjpeg"):
             # A snapshot URL: one JPEG per request, polled at the camera's frame rate.
             try:
-                self._snapshot = decode_jpeg_bytes(self._read_body(response))
+                self._snapshot = self._read_body(response)
             finally:
                 response.close()
+            decode_jpeg_bytes(self._snapshot)  # not a JPEG: an error now, while opening
             self._boundary = None
         else:
             response.close()
@@ -101,19 +106,25 @@ class MjpegSource(Source):
                               "multipart MJPEG nor image/jpeg")
 
     def read(self) -> Optional[np.ndarray]:
+        return decode_jpeg_bytes(self._next_jpeg())
+
+    def skip(self) -> None:
+        self._next_jpeg()  # a part read off the stream but not decoded
+
+    def _next_jpeg(self) -> bytes:
         if self._boundary is None:
             if self._snapshot is not None:  # the one fetched by open()
-                image, self._snapshot = self._snapshot, None
-                return image
+                data, self._snapshot = self._snapshot, None
+                return data
             response = self._request()
             try:
-                return decode_jpeg_bytes(self._read_body(response))
+                return self._read_body(response)
             finally:
                 response.close()
         if self._response is None:
             raise SourceError("stream not open")
         try:
-            return decode_jpeg_bytes(self._next_part())
+            return self._next_part()
         except (socket.timeout, TimeoutError):
             raise SourceError(f"{self.describe}: no data for {self.timeout_s:g} s") from None
         except OSError as error:

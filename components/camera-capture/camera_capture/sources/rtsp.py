@@ -19,6 +19,8 @@ _open_lock = threading.Lock()
 
 
 class RtspSource(Source):
+    can_skip = True
+
     def __init__(self, url: str, transport: str = "tcp", timeout_s: float = 10.0) -> None:
         self._url = url
         self.describe = redact(url)
@@ -55,6 +57,11 @@ class RtspSource(Source):
         if not ok or image is None:
             raise SourceError(f"{self.describe}: no frame within {self.timeout_s:g} s or the stream ended")
         return to_bgr24(image)
+
+    def skip(self) -> None:
+        # grab() demuxes the packet (and keeps the decoder's reference frames right); no conversion.
+        if self._capture is None or not self._capture.grab():
+            raise SourceError(f"{self.describe}: no frame within {self.timeout_s:g} s or the stream ended")
 
     def close(self) -> None:
         capture, self._capture = self._capture, None
