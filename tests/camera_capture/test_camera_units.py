@@ -76,6 +76,7 @@ def test_recipe_defaults_parse_and_fill_each_camera():
     front, door = camera_configs(settings)
     assert (front.camera_id, front.frame_rate, front.transport) == ("front", 10, "shm")
     assert (door.frame_rate, door.transport, door.loop) == (2.5, "jpeg", False)
+    assert (front.device_width, front.device_height, front.device_format) == (0, 0, "")
     assert door.frames_topic == "ggvision/cameras/door/frames"
     assert door.status_topic == "ggvision/cameras/door/status"
     assert front.same_except_frame_rate(front) and not front.same_except_frame_rate(door)
@@ -100,6 +101,7 @@ def test_numeric_source_is_a_device_number():
     ([{"CameraId": "a", "Source": "0", "Transport": "udp"}],
      "Cameras[0].Transport = 'udp' (allowed: one of shm, jpeg)"),
     ([], "Cameras = [] (allowed: a list of 1 to 32 items)"),
+    ([{"CameraId": "a", "Source": "0", "DeviceFormat": "MJPEG"}], "Cameras[0].DeviceFormat = 'MJPEG'"),
 ])
 def test_invalid_cameras_are_one_clear_message(cameras, message):
     with pytest.raises(ConfigError) as raised:

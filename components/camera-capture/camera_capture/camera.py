@@ -23,7 +23,8 @@ STOP_TIMEOUT = 3.0
 
 
 def default_source_factory(config: CameraConfig) -> Any:
-    return make_source(config.source, config.loop, config.read_timeout_s, config.rtsp_transport)
+    return make_source(config.source, config.loop, config.read_timeout_s, config.rtsp_transport,
+                       (config.device_width, config.device_height, config.device_format))
 
 
 class Camera:

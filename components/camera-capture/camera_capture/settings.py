@@ -45,6 +45,9 @@ _RECONNECT_INITIAL = v.number(minimum=0.05, maximum=3600)
 _RECONNECT_MAX = v.number(minimum=0.05, maximum=86400)
 _READ_TIMEOUT = v.number(minimum=0.5, maximum=600)
 _RTSP_TRANSPORT = v.one_of(RTSP_TRANSPORTS)
+_DEVICE_SIDE = v.integer(minimum=0, maximum=16384)
+# A V4L2 pixel format as a FOURCC (MJPG, YUYV, H264, …); "" leaves the device's choice.
+_DEVICE_FORMAT = v.string(pattern=r"^([A-Za-z0-9 ]{4})?$", non_empty=False, max_length=4)
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,9 @@ class CameraEntry:
     reconnect_max_s: Optional[float] = setting("ReconnectMaxSeconds", v.optional(_RECONNECT_MAX))
     read_timeout_s: Optional[float] = setting("ReadTimeoutSeconds", v.optional(_READ_TIMEOUT))
     rtsp_transport: Optional[str] = setting("RtspTransport", v.optional(_RTSP_TRANSPORT))
+    device_width: Optional[int] = setting("DeviceWidth", v.optional(_DEVICE_SIDE))
+    device_height: Optional[int] = setting("DeviceHeight", v.optional(_DEVICE_SIDE))
+    device_format: Optional[str] = setting("DeviceFormat", v.optional(_DEVICE_FORMAT))
 
 
 def _cameras(value: Any) -> List[CameraEntry]:
@@ -93,6 +99,9 @@ class CaptureSettings:
     reconnect_max_s: float = setting("ReconnectMaxSeconds", _RECONNECT_MAX, live=True)
     read_timeout_s: float = setting("ReadTimeoutSeconds", _READ_TIMEOUT, live=True)
     rtsp_transport: str = setting("RtspTransport", _RTSP_TRANSPORT, live=True)
+    device_width: int = setting("DeviceWidth", _DEVICE_SIDE, live=True)
+    device_height: int = setting("DeviceHeight", _DEVICE_SIDE, live=True)
+    device_format: str = setting("DeviceFormat", _DEVICE_FORMAT, live=True)
 
     # Component-wide: a change rebuilds the service.
     ring_folder: str = setting("RingFolder", v.string(pattern=r"^/"))
@@ -119,6 +128,9 @@ class CameraConfig:
     reconnect_max_s: float
     read_timeout_s: float
     rtsp_transport: str
+    device_width: int
+    device_height: int
+    device_format: str
     ring_folder: str
     ring_slots: int
     frames_topic: str

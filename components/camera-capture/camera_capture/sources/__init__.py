@@ -1,6 +1,7 @@
 """Frame sources: V4L2/USB devices, RTSP, HTTP(S) MJPEG, video files and image folders."""
 
 import os
+from typing import Tuple
 
 from .base import Source, SourceError
 from .device import DeviceSource
@@ -13,12 +14,14 @@ from .video_file import VideoFileSource
 __all__ = ["Source", "SourceError", "UnknownSourceKind", "make_source", "source_kind"]
 
 
-def make_source(source: str, loop: bool, read_timeout_s: float, rtsp_transport: str) -> Source:
+def make_source(source: str, loop: bool, read_timeout_s: float, rtsp_transport: str,
+                device_mode: Tuple[int, int, str] = (0, 0, "")) -> Source:
     """A (not yet opened) Source for the `Source` setting; a path is an image folder or a video file,
-    decided now, so a folder that appears later is found on the next reconnect."""
+    decided now, so a folder that appears later is found on the next reconnect. `device_mode`:
+    (width, height, FOURCC) to ask a V4L2 camera for; 0 / "" leave the device's default."""
     kind = source_kind(source)
     if kind == DEVICE:
-        return DeviceSource(source)
+        return DeviceSource(source, *device_mode)
     if kind == RTSP:
         return RtspSource(source, rtsp_transport, read_timeout_s)
     if kind == MJPEG:

@@ -18,8 +18,9 @@ def device_path(source: str) -> str:
 class DeviceSource(Source):
     can_skip = True
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, width: int = 0, height: int = 0, pixel_format: str = "") -> None:
         self.path = device_path(source)
+        self.width, self.height, self.pixel_format = width, height, pixel_format
         self._capture: Optional[cv2.VideoCapture] = None
         self._fps: Optional[float] = None
 
@@ -41,6 +42,14 @@ class DeviceSource(Source):
         self._capture = open_capture(target, cv2.CAP_V4L2, [], f"camera {self.path}")
         # Keep the driver's queue short: we read continuously, and a deep queue only adds latency.
         self._capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        # The format before the size: V4L2 offers sizes per format (many webcams reach 720p/1080p at
+        # 30 fps in MJPG only). A mode the camera lacks is adjusted by the driver, not an error.
+        if self.pixel_format:
+            self._capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*self.pixel_format))
+        if self.width:
+            self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
+        if self.height:
+            self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
         self._fps = reported_fps(self._capture)
 
     def read(self) -> Optional[np.ndarray]:
