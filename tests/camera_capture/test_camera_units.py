@@ -204,3 +204,18 @@ def test_mjpeg_wrong_password_is_a_clear_error_without_the_password():
         assert "wrong" not in str(raised.value) and "viewer" not in str(raised.value)
     finally:
         camera.stop()
+
+
+# ---------------------------------------------------------------- OpenCV-backed live sources
+
+def test_absent_device_is_a_clear_source_error():
+    with pytest.raises(SourceError, match=r"no camera at /dev/video99 \(is it connected\?\)"):
+        make_source("99", False, 5, "tcp").open()
+
+
+def test_unreachable_rtsp_camera_is_a_source_error_without_its_password():
+    source = make_source("rtsp://admin:s3cret@127.0.0.1:9/stream", False, 2, "tcp")
+    with pytest.raises(SourceError) as raised:
+        source.open()
+    assert str(raised.value) == "cannot open rtsp://127.0.0.1:9/stream"
+    source.close()
