@@ -227,3 +227,14 @@ def test_live_frame_rate_change_keeps_the_camera_and_a_new_camera_starts_alone(t
             runner.join(helpers.WAIT)
             observer.close()
     assert not runner.is_alive()
+
+
+def test_a_topic_outside_the_policy_is_refused_and_reported(tmp_path):
+    # Least privilege: the recipe allows ggvision/cameras/*/frames and /status only.
+    video = helpers.make_video(str(tmp_path / "p.avi"), frames=10)
+    config = helpers.configuration(tmp_path, [{"CameraId": "p", "Source": video, "Loop": True}],
+                                   FramesTopic="elsewhere/{CameraId}/frames")
+    with helpers.running_capture(config) as capture:
+        status = capture.wait_status(lambda s: s["last_error"] is not None)
+    assert "publishing to elsewhere/p/frames failed: UnauthorizedError" in status["last_error"]
+    assert "accessControl" in status["last_error"]
