@@ -181,3 +181,23 @@ def test_class_filter_by_name_and_score_threshold(nucleus, tmp_path):
     finally:
         camera.close()
         watcher.close()
+
+
+def test_a_detections_topic_the_policy_does_not_cover_is_reported_not_fatal(nucleus, tmp_path):
+    """DetectionsTopic changed without changing accessControl: each refused publish is counted and
+    logged (throttled); the service keeps serving."""
+    rings = str(tmp_path / "rings")
+    configuration = settings(ModelPath=model_folder(str(tmp_path), "gluoncv"), RingFolder=rings,
+                             CountsIntervalSeconds=0, DetectionsTopic="elsewhere/{CameraId}")
+    camera = RingCamera(nucleus, rings, "cam1")
+    try:
+        with running_service(nucleus, configuration) as service:
+            for _ in range(3):
+                camera.send(example_image())
+            deadline = time.monotonic() + 30
+            while service._continuous.publish_failures < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert service._continuous.publish_failures >= 1
+            assert service._continuous.inferred >= 1 and service._worker.is_alive()
+    finally:
+        camera.close()

@@ -6,6 +6,7 @@ scene republishes the last result (marked `reused`) instead of running the model
 """
 
 import collections
+import concurrent.futures
 import time
 from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
@@ -80,6 +81,8 @@ class ContinuousMode:
         self.skipped = 0
         self.gated = 0
         self.unavailable = 0
+        self.publish_failures = 0
+        self._last_failure_log = 0.0
 
     def apply(self, settings: DetectionSettings) -> None:
         self.settings = settings
@@ -87,6 +90,19 @@ class ContinuousMode:
         self._gate.max_skip_s = settings.motion_max_skip_s
         if not settings.motion_gate:
             self._last.clear()
+
+    def _published(self, future: "concurrent.futures.Future") -> None:
+        """Runs on the IPC thread: a refused publish (e.g. a DetectionsTopic the policy does not
+        cover) is logged every 10 s with a count, not once per frame."""
+        error = future.exception()
+        if error is None:
+            return
+        self.publish_failures += 1
+        now = time.monotonic()
+        if now - self._last_failure_log > 10:
+            self._last_failure_log = now
+            _log.warning("cannot publish detections (%d failures so far): %s: %s", self.publish_failures,
+                         type(error).__name__, error)
 
     def handle(self, event: Dict[str, Any], replaced: int) -> None:
         camera_id = event["camera_id"]
@@ -118,6 +134,7 @@ class ContinuousMode:
             "reused": reused, "skipped_frames": replaced,
         }
         topic = self.settings.detections_topic.replace("{CameraId}", camera_id)
-        self._ipc.publish_json(topic, message)
+        # Not waiting for the nucleus's acknowledgement lets the next frame start a round trip sooner.
+        self._ipc.publish_json_async(topic, message).add_done_callback(self._published)
         if self._counts is not None:
             self._counts.add(camera_id, [row[0] for row in result["prediction"]])
