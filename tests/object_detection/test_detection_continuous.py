@@ -201,3 +201,30 @@ def test_a_detections_topic_the_policy_does_not_cover_is_reported_not_fatal(nucl
             assert service._continuous.inferred >= 1 and service._worker.is_alive()
     finally:
         camera.close()
+
+
+def test_a_frame_topic_the_policy_does_not_cover_stops_the_service_with_one_clear_error(nucleus, tmp_path):
+    from ggvision.component import ServiceError
+
+    configuration = settings(ModelPath=model_folder(str(tmp_path), "gluoncv"), RingFolder=str(tmp_path),
+                             CountsIntervalSeconds=0, FrameTopics=["factory/line1/frames"])
+    with pytest.raises(ServiceError) as raised, running_service(nucleus, configuration):
+        pass
+    message = str(raised.value)
+    assert "factory/line1/frames" in message and "accessControl" in message and "\n" not in message
+
+
+def test_the_recipe_policy_covers_one_camera_frames_topic_too(nucleus, tmp_path):
+    """FrameTopics naming a single camera needs no policy change."""
+    rings = str(tmp_path / "rings")
+    configuration = settings(ModelPath=model_folder(str(tmp_path), "gluoncv"), RingFolder=rings,
+                             CountsIntervalSeconds=0, FrameTopics=["ggvision/cameras/cam1/frames"])
+    watcher, (detections,) = observer(nucleus, ["ggvision/detections/+"])
+    camera = RingCamera(nucleus, rings, "cam1")
+    try:
+        with running_service(nucleus, configuration):
+            camera.send(example_image())
+            assert_expected(next_valid(detections, DETECTIONS)["prediction"])
+    finally:
+        camera.close()
+        watcher.close()

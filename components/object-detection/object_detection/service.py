@@ -68,11 +68,20 @@ class DetectionService:
                   self._detector.runtime_name)
         self._class_filter = self._resolve_class_filter(self.settings.class_filter)
         self._continuous = ContinuousMode(self._ipc, self.settings, self._reader, self._infer, self._counts)
-        self._subscriptions.append(self._ipc.subscribe(self._request_topic, 1024, wakeup=self._wakeup))
+        self._subscriptions.append(self._subscribe(self._request_topic, 1024))
         for frame_topic in self.settings.frame_topics:
-            self._subscriptions.append(self._ipc.subscribe(frame_topic, 64, wakeup=self._wakeup))
+            self._subscriptions.append(self._subscribe(frame_topic, 64))
         self._worker = threading.Thread(target=self._run, name="inference", daemon=True)
         self._worker.start()
+
+    def _subscribe(self, topic: str, max_pending: int) -> Subscription:
+        try:
+            return self._ipc.subscribe(topic, max_pending, wakeup=self._wakeup)
+        except Exception as error:  # typically UnauthorizedError: a topic changed without the policy
+            text = " ".join(str(error).split())
+            reason = type(error).__name__ + (": " + text if text else "")
+            raise ServiceError(f"cannot subscribe to {topic}: {reason} (the component's accessControl must "
+                               "allow aws.greengrass#SubscribeToTopic on it)") from None
 
     def stop(self) -> None:
         self._stopping.set()
