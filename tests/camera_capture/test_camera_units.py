@@ -10,12 +10,14 @@ from camera_capture.backoff import Backoff
 from camera_capture.downscale import fit_within, fitted_size
 from camera_capture.latest import Frame, LatestFrame
 from camera_capture.redaction import redact
+from camera_capture.service import CaptureService
 from camera_capture.settings import CaptureSettings, camera_configs
 from camera_capture.sources import SourceError, make_source, source_kind
 from camera_capture.sources.image_folder import ImageFolderSource
 from camera_capture.sources.kinds import DEVICE, MJPEG, PATH, RTSP
 from camera_capture.sources.mjpeg import MjpegSource, boundary_of, split_credentials
 from camera_capture.sources.video_file import VideoFileSource
+from ggvision.component import ServiceError
 from ggvision.config import ConfigError, parse_config
 
 pytestmark = pytest.mark.timeout(60)
@@ -219,3 +221,11 @@ def test_unreachable_rtsp_camera_is_a_source_error_without_its_password():
         source.open()
     assert str(raised.value) == "cannot open rtsp://127.0.0.1:9/stream"
     source.close()
+
+
+def test_ring_folder_that_can_never_be_created_stops_the_service_at_start(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    settings = parse_config(CaptureSettings, settings_with(
+        Cameras=[{"CameraId": "a", "Source": "0"}], RingFolder=str(tmp_path / "a-file" / "rings")))
+    with pytest.raises(ServiceError, match=r"^RingFolder .*/a-file/rings: .*/a-file is not a folder$"):
+        CaptureService(settings, ipc=None).start()

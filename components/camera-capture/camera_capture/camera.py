@@ -15,14 +15,14 @@ from .publisher import FramePublisher, PublishFailed
 from .reader import CameraReader, SourceFactory
 from .redaction import redact
 from .settings import CameraConfig
-from .sources import make_source
+from .sources import Source, make_source
 from .status import CameraStats, StatusWindow
 
 _TAKE_WAIT = 0.25  # how often a waiting announcer looks at the stop flag
 STOP_TIMEOUT = 3.0
 
 
-def default_source_factory(config: CameraConfig) -> Any:
+def default_source_factory(config: CameraConfig) -> Source:
     return make_source(config.source, config.loop, config.read_timeout_s, config.rtsp_transport,
                        (config.device_width, config.device_height, config.device_format))
 
@@ -85,10 +85,10 @@ class Camera:
                 self._warn.warning("camera %s: %s", self.config.camera_id, error)
                 self._stop.wait(1.0)  # e.g. /dev/shm full: do not spin
                 continue
-            except Exception as error:
-                self.stats.update(last_error=f"publishing failed: {type(error).__name__}: {error}")
-                if self._warn.warning("camera %s: publishing failed: %s", self.config.camera_id, error):
-                    self._log.debug("details", exc_info=True)
+            except Exception as error:  # e.g. the IPC connection is gone: report it, keep the camera
+                text = f"publishing failed: {type(error).__name__}: {error}"
+                self.stats.update(last_error=text)
+                self._warn.warning("camera %s: %s", self.config.camera_id, text)
                 continue
             if published:
                 self.stats.add(frames_out=1)

@@ -6,9 +6,11 @@ started. The other cameras never notice. (Component-wide keys — ring folder, t
 rebuild the whole service through the run loop.)
 """
 
+import os
 import threading
 from typing import Dict, List, Optional
 
+from ggvision.component import ServiceError
 from ggvision.ipc import IpcClient
 from ggvision.log import get_logger
 
@@ -34,6 +36,8 @@ class CaptureService:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
+        if any(config.transport == "shm" for config in camera_configs(self.settings)):
+            _check_ring_folder(self.settings.ring_folder)
         for config in camera_configs(self.settings):
             self._start_camera(config)
         self._reporter = threading.Thread(target=self._report_loop, name="camera-status", daemon=True)
@@ -130,3 +134,15 @@ class CaptureService:
         except Exception as error:
             _log.warning("camera %s: cannot publish status: %s", camera.config.camera_id, error)
         return status
+
+
+def _check_ring_folder(folder: str) -> None:
+    """Fail at start, with one clear line, when frame rings could never be created."""
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ServiceError(f"RingFolder {folder}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "the frame ring folder" if existing == folder else f"{existing}, where it would be created,"
+        raise ServiceError(f"RingFolder {folder}: {what} is not writable by this component's user")
