@@ -2,6 +2,8 @@
 newest-frame slot, downscale and the MJPEG reader against a local server."""
 
 import copy
+import dataclasses
+import os
 
 import camera_helpers as helpers
 import numpy as np
@@ -229,3 +231,41 @@ def test_ring_folder_that_can_never_be_created_stops_the_service_at_start(tmp_pa
         Cameras=[{"CameraId": "a", "Source": "0"}], RingFolder=str(tmp_path / "a-file" / "rings")))
     with pytest.raises(ServiceError, match=r"^RingFolder .*/a-file/rings: .*/a-file is not a folder$"):
         CaptureService(settings, ipc=None).start()
+
+
+# ---------------------------------------------------------------- the recipe
+
+def test_recipe_defaults_are_exactly_the_settings_keys():
+    keys = {f.metadata["key"] for f in dataclasses.fields(CaptureSettings)}
+    assert set(helpers.recipe_configuration()) == keys | {"accessControl"}
+
+
+def test_recipe_platforms_privilege_and_least_privilege_policy():
+    from local_nucleus.authorization import compile_resource
+    from local_nucleus.recipes import lifecycle_step, load_recipes
+
+    recipe = load_recipes([os.path.join(helpers.ROOT, "recipes")])[helpers.NAME]
+    platforms = {
+        "Jetson": {"os": "linux", "architecture": "aarch64", "ggvision.jetson": "true"},
+        "Linux aarch64": {"os": "linux", "architecture": "aarch64"},
+        "Linux armv7l": {"os": "linux", "architecture": "arm", "architecture.detail": "armv7l"},
+        "Linux x86_64": {"os": "linux", "architecture": "amd64"},
+    }
+    for name, platform in platforms.items():
+        manifest = recipe.select_manifest(platform)
+        assert manifest.name == name
+        assert [artifact.file_name for artifact in manifest.artifacts] == [helpers.NAME + ".zip"]
+        run = lifecycle_step(recipe.lifecycle(manifest), "Run")
+        assert not run.requires_privilege
+        assert run.script == "python3 -u {artifacts:decompressedPath}/ggvision.CameraCapture/main.py"
+    policies = helpers.recipe_configuration()["accessControl"]
+    assert list(policies) == ["aws.greengrass.ipc.pubsub"]
+    (policy,) = policies["aws.greengrass.ipc.pubsub"].values()
+    assert policy["operations"] == ["aws.greengrass#PublishToTopic"]
+    patterns = [compile_resource(resource, "thing", False) for resource in policy["resources"]]
+
+    def allowed(topic):
+        return any(pattern.fullmatch(topic) for pattern in patterns)
+
+    assert allowed("ggvision/cameras/camera0/frames") and allowed("ggvision/cameras/new-cam/status")
+    assert not allowed("ggvision/detections/camera0") and not allowed("ggvision/cameras/camera0/other")
