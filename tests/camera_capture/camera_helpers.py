@@ -57,9 +57,11 @@ def make_video(path: str, frames: int, fps: float = 25.0, width: int = WIDTH, he
     return path
 
 
-def make_image_folder(folder: str, count: int, extension: str = ".png") -> str:
+def make_image_folder(folder: str, count: int, extensions: tuple = (".png", ".jpg")) -> str:
+    """Frames 0..count-1 as images named in order, the extensions taken in turn."""
     os.makedirs(folder, exist_ok=True)
     for index in range(count):
+        extension = extensions[index % len(extensions)]
         assert cv2.imwrite(os.path.join(folder, f"frame-{index:03d}{extension}"), solid(index))
     return folder
 
