@@ -6,6 +6,7 @@ answers out, counts to IoT Core; a model that does not load is one log line and 
 
 import json
 import os
+import time
 
 import cv2
 import numpy as np
@@ -14,6 +15,7 @@ from detection_helpers import (
     COMPONENT,
     RingCamera,
     app_client,
+    assert_expected,
     build_components,
     example_image,
     launched,
@@ -36,6 +38,20 @@ DEMO_BLUE = [[x0 + 0.75, y0 + 0.75, x1 + 0.75, y1 + 0.75] for x0, y0, x1, y1 in 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     return build_components(str(tmp_path_factory.mktemp("od-build")))
+
+
+def send_until(camera, detections, done):
+    """Frames until a detections message satisfies `done` (a frame sent while the service restarts
+    is missed, so keep sending)."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        camera.send(example_image())
+        message = detections.get(0.5)
+        if message is not None:
+            validate(message.payload, "ggvision.detections/1")
+            if done(message.payload):
+                return message.payload
+    raise AssertionError("the configuration change never showed in the detections")
 
 
 def boxes_of(prediction, class_id):
@@ -82,6 +98,17 @@ def test_component_process_with_its_bundled_model(built, tmp_path):
                 assert payload["classes"]["blue"] == {"class_id": 2, "max": 4, "mean": 4.0}
                 state = next_valid(status, "ggvision.detector-status/1", WAIT)
                 assert state["service"] == "detector"
+
+                # Deployments change the configuration while it runs: a live key (ScoreThreshold) ...
+                nucleus.update_configuration(COMPONENT, [], {"ScoreThreshold": 0.999})
+                message = send_until(camera, detections, lambda m: m["prediction"] == [])
+                # ... and one that rebuilds the service in the same process (another model).
+                yolo = model_folder(str(tmp_path), "yolo")
+                nucleus.update_configuration(COMPONENT, [], {"ModelPath": yolo, "ScoreThreshold": 0.5})
+                message = send_until(camera, detections, lambda m: m["model"]["name"] == "colour-grid-yolo")
+                assert_expected(message["prediction"])
+                lines = launcher.log_lines(COMPONENT)
+                assert any("restarting the service in-process to apply ModelPath" in line for line in lines)
             assert launcher.state(COMPONENT) == "FINISHED"  # stopped on SIGTERM, cleanly
             assert "ERRORED" not in launcher.state_history(COMPONENT)
         finally:
