@@ -222,6 +222,24 @@ def test_live_frame_rate_change_keeps_the_camera_and_a_new_camera_starts_alone(t
                 if message is not None:
                     seen.add(message.payload["camera_id"])
             assert "b" in seen and services[0].cameras["a"] is first and len(services) == 1
+
+            # Any other per-camera key restarts that camera alone; its frame numbers keep counting.
+            last_seq = 0
+            while True:
+                message = frames.get_nowait()
+                if message is None:
+                    break
+                if message.payload["camera_id"] == "a":
+                    last_seq = max(last_seq, message.payload["seq"])
+            nucleus.update_configuration(helpers.NAME, [], {"MaxWidth": 32})
+            deadline = time.monotonic() + helpers.WAIT
+            while time.monotonic() < deadline:
+                message = frames.get(0.2)
+                event = message.payload if message is not None else {}
+                if event.get("camera_id") == "a" and event.get("width") == 32:
+                    break
+            assert message.payload["width"] == 32 and message.payload["seq"] > last_seq
+            assert services[0].cameras["a"] is not first and len(services) == 1
         finally:
             stop.set()
             runner.join(helpers.WAIT)

@@ -29,14 +29,15 @@ def default_source_factory(config: CameraConfig) -> Source:
 
 class Camera:
     def __init__(self, config: CameraConfig, ipc: IpcClient,
-                 make_source: SourceFactory = default_source_factory) -> None:
+                 make_source: SourceFactory = default_source_factory, first_seq: int = 0) -> None:
         self.config = config
         self.stats = CameraStats()
         self._latest = LatestFrame()
         self._stop = threading.Event()
         self._pacer = Pacer(config.frame_rate)
         self._publisher = FramePublisher(ipc, config,
-                                         on_error=lambda text: self.stats.update(last_error=text))
+                                         on_error=lambda text: self.stats.update(last_error=text),
+                                         first_seq=first_seq)
         self._refused = 0  # frames the publisher refused while earlier events were unacknowledged
         self._reader = CameraReader(config, self._latest, self.stats, make_source, self._stop,
                                     next_turn=self._pacer.next_turn)
@@ -58,6 +59,11 @@ class Camera:
         self._reader.stop(STOP_TIMEOUT)
         self._announcer.join(STOP_TIMEOUT)
         self._publisher.close()
+
+    @property
+    def next_seq(self) -> int:
+        """The seq the next frame would get: a restarted camera continues from here."""
+        return self._publisher.next_seq
 
     def set_frame_rate(self, frame_rate: float) -> None:
         """FrameRate is live: the next turn follows the new rate, nothing restarts."""

@@ -28,11 +28,11 @@ class PublishFailed(Exception):
 
 class FramePublisher:
     def __init__(self, ipc: IpcClient, config: CameraConfig,
-                 on_error: Optional[Callable[[str], None]] = None) -> None:
+                 on_error: Optional[Callable[[str], None]] = None, first_seq: int = 0) -> None:
         self._ipc = ipc
         self.config = config
         self._ring: Optional[FrameRing] = None
-        self._next_seq = 0
+        self._next_seq = first_seq
         self._in_flight: Deque[Future] = collections.deque()
         self._lock = threading.Lock()
         self._warn = LogThrottle(f"ggvision.CameraCapture.{config.camera_id}.publish", 30.0)
@@ -94,6 +94,10 @@ class FramePublisher:
         if self._on_error is not None:
             self._on_error(text)
         self._warn.warning("camera %s: %s", self.config.camera_id, text)
+
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
 
     def close(self) -> None:
         ring, self._ring = self._ring, None

@@ -57,6 +57,7 @@ class CaptureService:
             current = dict(self._cameras)
         to_stop: List[Camera] = []
         to_start: List[CameraConfig] = []
+        first_seqs: Dict[str, int] = {}
         for camera_id, camera in current.items():
             config = wanted.get(camera_id)
             if config is None:
@@ -72,14 +73,16 @@ class CaptureService:
                 to_start.append(config)
         to_start += [config for camera_id, config in wanted.items() if camera_id not in current]
         self._stop_cameras(to_stop)
+        for camera in to_stop:  # frame numbers keep counting across a camera's restart
+            first_seqs[camera.config.camera_id] = camera.next_seq
         for config in to_start:
-            self._start_camera(config)
+            self._start_camera(config, first_seqs.get(config.camera_id, 0))
         self.settings = settings
 
     # -- cameras ---------------------------------------------------------------------------------
 
-    def _start_camera(self, config: CameraConfig) -> None:
-        camera = Camera(config, self._ipc, self._make_source)
+    def _start_camera(self, config: CameraConfig, first_seq: int = 0) -> None:
+        camera = Camera(config, self._ipc, self._make_source, first_seq)
         with self._lock:
             self._cameras[config.camera_id] = camera
         camera.start()
