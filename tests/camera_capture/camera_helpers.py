@@ -144,7 +144,8 @@ class MjpegCamera:
     """A multipart MJPEG server on 127.0.0.1 that can be stopped and restarted on the same port.
 
     `/stream` sends parts with Content-Length, `/bare` without (parts end at the next boundary),
-    `/snapshot.jpg` one JPEG per request. With `credentials` ("user:password") it wants HTTP Basic.
+    `/snapshot.jpg` one JPEG per request, `/stall` the stream's headers and then nothing. With
+    `credentials` ("user:password") it wants HTTP Basic.
     """
 
     def __init__(self, fps: float = 30.0, credentials: Optional[str] = None) -> None:
@@ -185,6 +186,10 @@ class MjpegCamera:
                 self.send_response(200)
                 self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
                 self.end_headers()
+                if self.path == "/stall":
+                    self.wfile.flush()
+                    camera._stopping.wait()
+                    return
                 try:
                     while not camera._stopping.is_set():
                         data = camera.jpeg()

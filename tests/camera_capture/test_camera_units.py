@@ -4,6 +4,8 @@ newest-frame slot, downscale and the MJPEG reader against a local server."""
 import copy
 import dataclasses
 import os
+import threading
+import time
 
 import camera_helpers as helpers
 import numpy as np
@@ -269,3 +271,27 @@ def test_recipe_platforms_privilege_and_least_privilege_policy():
 
     assert allowed("ggvision/cameras/camera0/frames") and allowed("ggvision/cameras/new-cam/status")
     assert not allowed("ggvision/detections/camera0") and not allowed("ggvision/cameras/camera0/other")
+
+
+def test_mjpeg_stream_that_stalls_times_out_and_a_blocked_read_can_be_aborted():
+    camera = helpers.MjpegCamera().start()
+    try:
+        source = MjpegSource(camera.url("/stall"), timeout_s=0.5)
+        source.open()
+        with pytest.raises(SourceError, match=r"no data for 0.5 s"):
+            source.read()
+        source.close()
+
+        # What a stop does: abort() from another thread wakes a read blocked for up to 60 s.
+        source = MjpegSource(camera.url("/stall"), timeout_s=60)
+        source.open()
+        errors = []
+        reader = threading.Thread(target=lambda: errors.append(pytest.raises(SourceError, source.read)))
+        reader.start()
+        time.sleep(0.3)  # let it block in the read
+        source.abort()
+        reader.join(helpers.WAIT)
+        source.close()
+        assert not reader.is_alive() and errors
+    finally:
+        camera.stop()

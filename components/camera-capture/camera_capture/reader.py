@@ -52,13 +52,13 @@ class CameraReader:
     def stop(self, timeout: float) -> None:
         """Ask the thread to end (the stop event is already set) and wait up to `timeout` seconds.
 
-        Closing the source from here unblocks a network read at once; an OpenCV read cannot be
+        Aborting the source from here unblocks a network read at once; an OpenCV read cannot be
         interrupted and ends at its own timeout (the thread is a daemon, so it never holds the exit).
         """
         source = self._source
-        if source is not None and source.interruptible:
+        if source is not None:
             try:
-                source.close()
+                source.abort()
             except Exception:
                 pass
         self._thread.join(timeout)

@@ -23,9 +23,6 @@ class Source:
     finite = False
     #: sources that hand out a frame per request (an HTTP snapshot URL) are polled at the frame rate.
     polled = False
-    #: close() may be called from another thread to abort a blocked read (sockets: yes; OpenCV: no,
-    #: releasing a VideoCapture while another thread is inside read() is unsafe).
-    interruptible = False
     #: skip() takes the next frame off the source without decoding it (cheaper than read()).
     can_skip = False
 
@@ -44,5 +41,12 @@ class Source:
         """Consume the next frame without decoding it (live sources: keeps the source drained)."""
         self.read()
 
+    def abort(self) -> None:
+        """Called from another thread to end a blocked read/skip soon (it then raises SourceError).
+
+        Only where that is safe: sockets can be shut down under a reader; an OpenCV VideoCapture
+        must not be released while another thread is inside read(), so the default does nothing
+        and such a read ends at its own timeout."""
+
     def close(self) -> None:
-        """Release the source; safe to call twice."""
+        """Release the source; safe to call twice. Only from the thread that reads."""

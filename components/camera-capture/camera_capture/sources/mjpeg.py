@@ -55,8 +55,6 @@ def decode_jpeg_bytes(data: bytes) -> np.ndarray:
 
 
 class MjpegSource(Source):
-    interruptible = True
-
     def __init__(self, url: str, timeout_s: float = 10.0) -> None:
         self._url, user, password = split_credentials(url)
         self.describe = redact(url)
@@ -132,21 +130,24 @@ class MjpegSource(Source):
         except ValueError as error:  # http.client's chunked-transfer errors and the like
             raise SourceError(f"{self.describe}: broken stream ({error})") from None
 
-    def close(self) -> None:
-        response, self._response = self._response, None
-        if response is None:
-            return
-        # shutdown() wakes a reader blocked in recv() on another thread; close() alone does not.
-        sock = _socket_of(response)
+    def abort(self) -> None:
+        # shutdown() wakes a reader blocked in recv() (it sees the end of the stream); the reading
+        # thread then closes the response itself (http.client's close is not thread-safe).
+        response = self._response
+        sock = _socket_of(response) if response is not None else None
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        try:
-            response.close()
-        except Exception:  # a half-closed socket may complain: it is closed either way
-            pass
+
+    def close(self) -> None:
+        response, self._response = self._response, None
+        if response is not None:
+            try:
+                response.close()
+            except Exception:  # a socket already shut down may complain: it is closed either way
+                pass
 
     # -- HTTP ----------------------------------------------------------------------------------
 
