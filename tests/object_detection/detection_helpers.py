@@ -24,7 +24,9 @@ RECIPE = os.path.join(ROOT, "recipes", "ggvision.ObjectDetection.yaml")
 DEMO_MODEL = os.path.join(ROOT, "components", "object-detection", "models", "demo-model")
 FIXTURES = os.path.join(ROOT, "..", "shared", "fixtures", "dlr")
 COMPONENT = "ggvision.ObjectDetection"
-LAYOUTS = ("gluoncv", "tensorflow", "yolo")
+# The output layouts, and "tfod": tensorflow as the TF Object Detection API exports it (classes
+# numbered from 1, outputs in another order), read with model.yaml's output.names and class_id_offset.
+LAYOUTS = ("gluoncv", "tensorflow", "tfod", "yolo")
 LABELS = ["red", "green", "blue"]
 
 INPUT = 512
@@ -136,12 +138,13 @@ def layout_graph(layout: str, slow_matmuls: int = 0) -> bytes:
             helper.make_node("Identity", ["cell_boxes"], ["bboxes"]),
         ]
         outputs = [("ids", [1, count, 1]), ("scores", [1, count, 1]), ("bboxes", [1, count, 4])]
-    elif layout == "tensorflow":
+    elif layout in ("tensorflow", "tfod"):
         # detection_boxes [1,N,4] normalised (ymin, xmin, ymax, xmax), detection_classes [1,N],
         # detection_scores [1,N], num_detections [1] — as a TF Object Detection API SSD exports them.
         boxes = [[y0 / INPUT, x0 / INPUT, y1 / INPUT, x1 / INPUT]
                  for x0, y0, x1, y1 in cell_boxes for _ in range(3)]
-        classes = [float(c) for _ in _cells() for c in range(3)]
+        first = 1 if layout == "tfod" else 0
+        classes = [float(c + first) for _ in _cells() for c in range(3)]
         initializers += [
             numpy_helper.from_array(np.array([1, count], np.int64), "score_shape"),
             numpy_helper.from_array(np.array(boxes, np.float32).reshape(1, count, 4), "normalised_boxes"),
@@ -156,6 +159,8 @@ def layout_graph(layout: str, slow_matmuls: int = 0) -> bytes:
         ]
         outputs = [("detection_boxes", [1, count, 4]), ("detection_classes", [1, count]),
                    ("detection_scores", [1, count]), ("num_detections", [1])]
+        if layout == "tfod":
+            outputs.reverse()
     elif layout == "yolo":
         # One raw row per cell: cx, cy, w, h (input pixels), objectness, then one score per class.
         cells = GRID * GRID
@@ -198,13 +203,19 @@ input:
   mean: [0, 0, 0]
   std: [1, 1, 1]
 output:
-  layout: {layout}
+  layout: {output_layout}
+"""
+TFOD_OUTPUT = """  names: [detection_boxes, detection_classes, detection_scores, num_detections]
+  class_id_offset: 1
 """
 
 
 def write_model_yaml(folder: str, layout: str) -> None:
     with open(os.path.join(folder, "model.yaml"), "w") as f:
-        f.write(MODEL_YAML.format(layout=layout))
+        if layout == "tfod":
+            f.write(MODEL_YAML.format(layout=layout, output_layout="tensorflow") + TFOD_OUTPUT)
+        else:
+            f.write(MODEL_YAML.format(layout=layout, output_layout=layout))
     with open(os.path.join(folder, "labels.txt"), "w") as f:
         f.write("\n".join(LABELS) + "\n")
 

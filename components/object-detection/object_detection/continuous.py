@@ -82,6 +82,9 @@ class ContinuousMode:
         self.gated = 0
         self.unavailable = 0
         self.publish_failures = 0
+        # Frames of a camera not inferred since its last detections message whose count no message
+        # carried yet (the frame was unavailable): added to the next message's skipped_frames.
+        self._not_reported: Dict[str, int] = {}
         self._last_failure_log = 0.0
 
     def apply(self, settings: DetectionSettings) -> None:
@@ -112,6 +115,7 @@ class ContinuousMode:
         except (FrameUnavailable, ValueError) as error:
             # Overwritten while we were busy, or a ring we may not read: take the next one.
             self.unavailable += 1
+            self._not_reported[camera_id] = self._not_reported.get(camera_id, 0) + replaced + 1
             _log.debug("frame %s/%s unavailable: %s", camera_id, event.get("seq"), error)
             return
         last = self._last.get(camera_id)
@@ -131,7 +135,7 @@ class ContinuousMode:
             "prediction": result["prediction"], "labels": result["labels"],
             "width": event["width"], "height": event["height"], "model": result["model"],
             "inference_ms": 0.0 if reused else result["inference_ms"],
-            "reused": reused, "skipped_frames": replaced,
+            "reused": reused, "skipped_frames": replaced + self._not_reported.pop(camera_id, 0),
         }
         topic = self.settings.detections_topic.replace("{CameraId}", camera_id)
         # Not waiting for the nucleus's acknowledgement lets the next frame start a round trip sooner.
