@@ -88,7 +88,8 @@ class FramePublisher:
         error = None if future.cancelled() else future.exception()
         if error is None:
             return
-        text = f"publishing to {self.config.frames_topic} failed: {type(error).__name__}: {error}"
+        detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        text = f"publishing to {self.config.frames_topic} failed: {detail}"
         if type(error).__name__ == "UnauthorizedError":
             text += " (add the topic to this component's accessControl)"
         if self._on_error is not None:
