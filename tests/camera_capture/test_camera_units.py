@@ -102,6 +102,11 @@ def test_numeric_source_is_a_device_number():
     ([{"CameraId": "a", "Source": "ftp://cam/video"}],
      "Cameras[0].Source = 'ftp://cam/video' (allowed: a camera number (0), a device path"),
     ([{"CameraId": "a", "Source": "videos/relative.mp4"}], "Cameras[0].Source = 'videos/relative.mp4'"),
+    ([{"CameraId": "a", "Source": "ftp://admin:s3cret@cam/video"}], "Cameras[0].Source = 'ftp://cam/video'"),
+    ([{"CameraId": "a", "Source": ["0"]}], "Cameras[0].Source = ['0'] (allowed: a camera number (0)"),
+    (["rtsp://admin:s3cret@cam/s"],
+     "Cameras[0] = 'rtsp://cam/s' (allowed: an object with CameraId and Source)"),
+    ("rtsp://admin:s3cret@cam/s", "Cameras = 'rtsp://cam/s' (allowed: a list of 1 to 32 objects"),
     ([{"CameraId": "a b", "Source": "0"}], "Cameras[0].CameraId = 'a b'"),
     ([{"Source": "0"}], "Cameras[0].CameraId = <missing> (allowed: required;"),
     ([{"CameraId": "a", "Source": "0", "Transport": "udp"}],
@@ -113,6 +118,7 @@ def test_invalid_cameras_are_one_clear_message(cameras, message):
     with pytest.raises(ConfigError) as raised:
         parse_config(CaptureSettings, settings_with(Cameras=cameras))
     assert str(raised.value).startswith("Invalid configuration: " + message)
+    assert "s3cret" not in str(raised.value)  # an invalid source is shown without its credentials
 
 
 @pytest.mark.parametrize("key, value", [("FrameRate", 5000), ("FrameRate", None), ("PlaybackSpeed", "fast"),

@@ -9,9 +9,10 @@ run loop: the service compares camera by camera and restarts only the cameras wh
 from dataclasses import dataclass, fields
 from typing import Any, List, Optional
 
-from ggvision.config import setting
+from ggvision.config import ConfigError, setting
 from ggvision.config import validators as v
 
+from .redaction import redact
 from .sources.kinds import ALLOWED, UnknownSourceKind, source_kind
 
 CAMERA_ID = r"^[A-Za-z0-9_-]{1,64}$"  # as the frame and camera-status schemas require
@@ -23,15 +24,11 @@ TRANSPORTS = ["shm", "jpeg"]
 RTSP_TRANSPORTS = ["tcp", "udp"]
 
 
-def _source(value: Any) -> str:
+def _source_text(value: Any) -> str:
+    # The kind is checked in _cameras, where the value shown in the error can be redacted.
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise v.Invalid(ALLOWED)
-    text = str(value).strip()
-    try:
-        source_kind(text)
-    except UnknownSourceKind as error:
-        raise v.Invalid(str(error)) from None
-    return text
+    return str(value).strip()
 
 
 # Validators of the keys that are per camera, shared by the defaults and the overrides.
@@ -55,7 +52,7 @@ class CameraEntry:
     """One element of `Cameras`: an id, a source, and any per-camera key to override for it."""
 
     camera_id: str = setting("CameraId", v.string(pattern=CAMERA_ID))
-    source: str = setting("Source", _source)
+    source: str = setting("Source", _source_text)
     frame_rate: Optional[float] = setting("FrameRate", v.optional(_FRAME_RATE))
     loop: Optional[bool] = setting("Loop", v.optional(_LOOP))
     playback_speed: Optional[str] = setting("PlaybackSpeed", v.optional(_PLAYBACK))
@@ -72,10 +69,26 @@ class CameraEntry:
     device_format: Optional[str] = setting("DeviceFormat", v.optional(_DEVICE_FORMAT))
 
 
+_CAMERAS_ALLOWED = "a list of 1 to 32 objects, each with CameraId and Source"
+
+
 def _cameras(value: Any) -> List[CameraEntry]:
+    # Error lines show the offending value; a source URL given where an object was expected must
+    # not print its credentials, so those values are redacted here.
+    if isinstance(value, str):
+        raise ConfigError("Cameras", redact(value), _CAMERAS_ALLOWED)
+    for index, element in enumerate(value if isinstance(value, list) else []):
+        if not isinstance(element, dict):
+            shown = redact(element) if isinstance(element, str) else element
+            raise v.Invalid("an object with CameraId and Source", f"[{index}]", shown, nested=True)
     entries = v.list_of(v.nested(CameraEntry), min_items=1, max_items=32)(value)
     seen = set()
     for index, entry in enumerate(entries):
+        try:
+            source_kind(entry.source)
+        except UnknownSourceKind as error:
+            # The error line shows the value: never with the credentials a URL may carry.
+            raise v.Invalid(str(error), f"[{index}].Source", redact(entry.source), nested=True) from None
         if entry.camera_id in seen:
             raise v.Invalid("a CameraId used by one camera only", f"[{index}].CameraId", entry.camera_id,
                             nested=True)
