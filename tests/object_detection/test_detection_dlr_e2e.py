@@ -58,6 +58,7 @@ def fixture_model(destination, runtime):
     """The DLR folder (dlr) or the ONNX twin (onnx), copied, with a model.yaml added."""
     if runtime == "dlr":
         shutil.copytree(os.path.join(FIXTURES, "colour_detector_512_dlr"), destination)
+        os.chmod(destination, 0o755)
         for name in os.listdir(destination):  # the fixture files are read-only
             os.chmod(os.path.join(destination, name), 0o644)
     else:
