@@ -163,3 +163,26 @@ def test_status_and_counts_keep_coming_while_the_camera_outpaces_the_model(nucle
             feeder.join(10)
         camera.close()
         watcher.close()
+
+
+def test_the_counts_of_an_unfinished_window_are_sent_when_the_service_stops(nucleus, tmp_path):
+    rings = str(tmp_path / "rings")
+    configuration = settings(ModelPath=model_folder(str(tmp_path), "gluoncv"), RingFolder=rings,
+                             CountsIntervalSeconds=3600)
+    watcher, (detections,) = observer(nucleus, ["ggvision/detections/+"])
+    camera = RingCamera(nucleus, rings, "night")
+    try:
+        with running_service(nucleus, configuration):
+            for _ in range(2):
+                sent = camera.send(example_image())
+                assert next_valid(detections, DETECTIONS)["seq"] == sent["seq"]
+            assert nucleus.iot_core_messages() == []  # the hour is not over
+    finally:
+        camera.close()
+        watcher.close()
+    recorded = nucleus.wait_for_iot_core(COUNTS_TOPIC, 30)
+    assert len(recorded) == 1
+    payload = json.loads(recorded[0].payload)
+    validate(payload, "ggvision.counts/1")
+    assert payload["frames"] == 2 and payload["classes"]["red"] == {"class_id": 0, "max": 1, "mean": 1.0}
+    assert payload["window"]["end"] - payload["window"]["start"] < 3600

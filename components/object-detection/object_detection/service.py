@@ -62,7 +62,7 @@ class DetectionService:
             runtime = None if self.settings.runtime == "auto" else self.settings.runtime
             self._detector = Detector.load(model_dir, runtime=runtime, device=self.settings.device,
                                            threads=self.settings.inference_threads or None)
-        except Exception as error:  # noqa: BLE001 - any load failure is the same fault: ERRORED, one line
+        except Exception as error:  # any load failure is the same fault: ERRORED, with one line
             raise ServiceError(model_load_failure(model_dir, error)) from None
         _log.info("model %s %s loaded from %s (%s)", self._detector.name, self._detector.version, model_dir,
                   self._detector.runtime_name)
@@ -88,6 +88,8 @@ class DetectionService:
         self._wakeup.set()
         if self._worker is not None:
             self._worker.join(10)
+            if self._counts is not None and not self._worker.is_alive():
+                self._publish_counts()  # the window so far: a restart or SIGTERM must not lose it
         for subscription in self._subscriptions:
             subscription.close()
         self._subscriptions = []
