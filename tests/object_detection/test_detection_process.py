@@ -109,8 +109,11 @@ def test_component_process_with_its_bundled_model(built, tmp_path):
                 assert_expected(message["prediction"])
                 lines = launcher.log_lines(COMPONENT)
                 assert any("restarting the service in-process to apply ModelPath" in line for line in lines)
-            assert launcher.state(COMPONENT) == "FINISHED"  # stopped on SIGTERM, cleanly
+            assert launcher.state(COMPONENT) == "FINISHED"
             assert "ERRORED" not in launcher.state_history(COMPONENT)
+            # It stopped on SIGTERM through its own shutdown (not a SIGKILL).
+            lines = launcher.log_lines(COMPONENT)
+            assert any(line.endswith("ggvision.ObjectDetection stopped") for line in lines), lines[-10:]
         finally:
             camera.close()
             watcher.close()
