@@ -94,6 +94,10 @@ def run(quick: bool = False) -> Dict[str, Any]:
         "model": "bundled demo model (ONNX Runtime)",
         "processes": "real processes: CameraCapture and ObjectDetection through the local nucleus launcher",
         "load_average_1m": {"before": round(load_before, 2), "after": round(load_after, 2)},
+        "note": ("ONNX Runtime's default intra-op thread pool spin-waits between inferences: the ungated "
+                 "detector burns about a core at 30 fps, which dominates motion_gate_cpu_fraction and takes "
+                 "CPU from the camera end to end; details.inference_threads_1 (full runs) shows the figures "
+                 "without the spinning pool"),
         "details": dict({"plan": plan, "raw": raw, "end_to_end": pipeline, "motion_gate": gate}, **extra),
     }
 
