@@ -55,8 +55,8 @@ labels: [red, green, blue]
 
 
 def fixture_model(destination, runtime):
-    """The DLR folder (dlr) or the ONNX twin (onnx), copied, with a model.yaml added."""
-    if runtime == "dlr":
+    """The DLR folder (dlr, auto) or the ONNX twin (onnx), copied, with a model.yaml added."""
+    if runtime in ("dlr", "auto"):
         shutil.copytree(os.path.join(FIXTURES, "colour_detector_512_dlr"), destination)
         os.chmod(destination, 0o755)
         for name in os.listdir(destination):  # the fixture files are read-only
@@ -80,8 +80,10 @@ def predictions():
     return {}
 
 
-@pytest.mark.parametrize("runtime", ["dlr", "onnx"])
+@pytest.mark.parametrize("runtime", ["dlr", "onnx", "auto"])
 def test_fixture_through_the_component_gives_the_readme_detections(built, tmp_path, runtime, predictions):
+    """Runtime dlr and onnx as configured; auto picks DLR from the Neo files in the folder."""
+    loaded_with = "dlr" if runtime == "auto" else runtime
     model = fixture_model(str(tmp_path / "model"), runtime)
     rings = str(tmp_path / "rings")
     with local_nucleus() as nucleus:
@@ -95,7 +97,8 @@ def test_fixture_through_the_component_gives_the_readme_detections(built, tmp_pa
                 sent = camera.send(example_image())
                 message = next_valid(detections, "ggvision.detections/1", WAIT)
                 assert message["seq"] == sent["seq"]
-                assert message["model"] == {"name": "colour-detector-512", "version": "1", "runtime": runtime}
+                assert message["model"] == {"name": "colour-detector-512", "version": "1",
+                                            "runtime": loaded_with}
                 assert_expected(message["prediction"], score=README_SCORE)
                 assert message["labels"] == {"0": "red", "2": "blue"}
                 predictions[runtime] = message["prediction"]
@@ -107,9 +110,9 @@ def test_fixture_through_the_component_gives_the_readme_detections(built, tmp_pa
                 ipc.close()
                 assert result["prediction"] == message["prediction"]  # same pixels, same answer
                 lines = launcher.log_lines(COMPONENT)
-                assert any(f"({runtime})" in line and "loaded from" in line for line in lines), lines
+                assert any(f"({loaded_with})" in line and "loaded from" in line for line in lines), lines
         finally:
             camera.close()
             watcher.close()
-    if len(predictions) == 2:  # DLR and ONNX Runtime agree (README: to 1e-6 on the same input)
+    if "dlr" in predictions and "onnx" in predictions:  # they agree (README: to 1e-6 on the same input)
         assert np.allclose(predictions["dlr"], predictions["onnx"], atol=1e-5)
