@@ -97,6 +97,8 @@ class ContinuousMode:
     def _published(self, future: "concurrent.futures.Future") -> None:
         """Runs on the IPC thread: a refused publish (e.g. a DetectionsTopic the policy does not
         cover) is logged every 10 s with a count, not once per frame."""
+        if future.cancelled():  # the connection is closing: nothing to report
+            return
         error = future.exception()
         if error is None:
             return
