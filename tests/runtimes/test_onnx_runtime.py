@@ -132,3 +132,12 @@ def test_a_closed_runtime_refuses_to_run(affine_dir):
     runtime.close()
     with pytest.raises(RuntimeError, match="closed"):
         runtime.run({"data": np.zeros((1, 3, 8, 8), np.float32)})
+
+
+def test_pool_threads_sleep_between_runs_instead_of_spinning(affine_dir):
+    # Spinning threads would burn a core between frames (scripts/bench detection shows the cost).
+    runtime = OnnxRuntime(affine_dir)
+    options = runtime._session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"
+    runtime.close()

@@ -67,6 +67,11 @@ class OnnxRuntime(Runtime):
         options = ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = threads
+        # ONNX Runtime's pool threads spin-wait between runs by default: at camera rates (one run every
+        # few tens of ms) that burns about a core doing nothing, which a device pays in heat and in CPU
+        # taken from the camera and the other components.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         providers = choose_providers(list(ort.get_available_providers()), device)
         try:
             self._session = ort.InferenceSession(self.path, sess_options=options, providers=providers)
