@@ -47,6 +47,8 @@ def test_valid_request_is_parsed_and_body_decoded():
         (request(schema="ggvision.inference-request/9"), ErrorCode.INVALID_REQUEST),
         (request(content_type="image/gif"), ErrorCode.UNSUPPORTED_CONTENT_TYPE),
         (request(content_type="text/plain"), ErrorCode.UNSUPPORTED_CONTENT_TYPE),
+        (request(content_type=5), ErrorCode.INVALID_REQUEST),
+        (request(content_type=["image/png"]), ErrorCode.INVALID_REQUEST),
         (request(body="!!!not base64!!!"), ErrorCode.INVALID_REQUEST),
         (request(body=12), ErrorCode.INVALID_REQUEST),
         (request(body="A" * 4000), ErrorCode.IMAGE_TOO_LARGE),

@@ -199,7 +199,7 @@ HOSTILE = {
     # wrong types and values of the other fields
     "schema of another kind": (changed(schema="ggvision.frame/1"), REPLY, SAME_ID, ErrorCode.INVALID_REQUEST),
     "ts is text": (changed(ts="yesterday"), REPLY, SAME_ID, ErrorCode.INVALID_REQUEST),
-    "content_type is a number": (changed(content_type=5), REPLY, SAME_ID, ErrorCode.UNSUPPORTED_CONTENT_TYPE),
+    "content_type is a number": (changed(content_type=5), REPLY, SAME_ID, ErrorCode.INVALID_REQUEST),
     "body is a number": (changed(body=12345), REPLY, SAME_ID, ErrorCode.INVALID_REQUEST),
     "body is empty": (changed(body=""), REPLY, SAME_ID, ErrorCode.INVALID_REQUEST),
     "frame is text": (changed(frame="slot 1"), REPLY, SAME_ID, ErrorCode.INVALID_REQUEST),

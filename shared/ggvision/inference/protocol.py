@@ -79,6 +79,8 @@ def parse_request(message: Any, reply_prefix: str, max_body_bytes: int) -> Infer
     if not isinstance(message, dict):
         raise InferenceError(ErrorCode.INVALID_REQUEST, "a request must be a JSON object")
     content_type = message.get("content_type")
+    if content_type is not None and not isinstance(content_type, str):
+        raise InferenceError(ErrorCode.INVALID_REQUEST, "content_type must be a string")
     if content_type is not None and content_type not in CONTENT_TYPES:
         raise InferenceError(ErrorCode.UNSUPPORTED_CONTENT_TYPE,
                              "content_type must be one of {}".format(", ".join(CONTENT_TYPES)))
