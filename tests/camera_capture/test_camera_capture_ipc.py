@@ -155,6 +155,19 @@ def test_slow_consumer_always_gets_a_fresh_frame_not_a_queue(tmp_path):
     assert status["fps_in"] > status["fps_out"] > 0
 
 
+def test_file_played_at_max_speed_is_read_just_in_time_for_each_turn(tmp_path):
+    # Lockstep playback at 4 fps: a frame read as soon as the previous one was taken would wait a
+    # whole period (0.25 s) in the slot and go out with a stale capture time.
+    video = helpers.make_video(str(tmp_path / "clip.avi"), frames=20)
+    config = helpers.configuration(tmp_path, [
+        {"CameraId": "clip", "Source": video, "PlaybackSpeed": "max", "FrameRate": 4}])
+    with helpers.running_capture(config) as capture:
+        events = capture.frame_events(6)
+    assert [event["seq"] for event in events] == list(range(6))  # lockstep still sends every frame
+    waits = sorted(event["ts"] - event["captured_at"] for event in events[1:])
+    assert waits[len(waits) // 2] < 0.125, waits  # well under the period: read just before its turn
+
+
 def test_unreachable_source_is_retried_with_backoff_without_stopping_the_others(tmp_path):
     video = helpers.make_video(str(tmp_path / "ok.avi"), frames=10)
     config = helpers.configuration(tmp_path, [

@@ -114,11 +114,19 @@ class CameraReader:
         due: Optional[float] = None
         last_frame_at: Optional[float] = None
         period: Optional[float] = None  # the source's frame period, smoothed
+        read_cost = 0.0  # seconds a read takes, smoothed
         while not self._stop.is_set():
             lockstep = source.finite and self.config.playback_speed == MAX
             if lockstep:
                 while not self._latest.wait_taken(_IDLE_WAIT):
                     if self._stop.is_set():
+                        return False
+                # Read just in time for the announcer's next turn, so that a frame does not wait a
+                # whole period in the slot and go out with a stale capture time.
+                turn = self._next_turn()
+                if turn is not None:
+                    remaining = turn - time.monotonic() - read_cost
+                    if remaining > 0 and self._stop.wait(remaining):
                         return False
             else:
                 interval = self._interval(source)
@@ -136,9 +144,11 @@ class CameraReader:
                 self._latest.skipped()
                 image = None
             else:
+                started = time.monotonic()
                 image = source.read()
                 if image is None:
                     return True
+                read_cost = 0.8 * read_cost + 0.2 * (time.monotonic() - started)
             now = time.monotonic()
             if last_frame_at is not None:
                 gap = now - last_frame_at
