@@ -1,13 +1,12 @@
 """A V4L2/USB camera: `0` or a path under /dev (`/dev/video0`, `/dev/v4l/by-id/…-video-index0`)."""
 
 import os
-from typing import Optional, Union
+from typing import Union
 
 import cv2
-import numpy as np
 
-from .base import Source, SourceError
-from .opencv import open_capture, reported_fps, to_bgr24
+from .base import SourceError
+from .opencv import CaptureSource, open_capture, reported_fps
 
 
 def device_path(source: str) -> str:
@@ -15,18 +14,13 @@ def device_path(source: str) -> str:
     return f"/dev/video{int(source)}" if source.isdigit() else source
 
 
-class DeviceSource(Source):
+class DeviceSource(CaptureSource):
     can_skip = True
 
     def __init__(self, source: str, width: int = 0, height: int = 0, pixel_format: str = "") -> None:
+        super().__init__()
         self.path = device_path(source)
         self.width, self.height, self.pixel_format = width, height, pixel_format
-        self._capture: Optional[cv2.VideoCapture] = None
-        self._fps: Optional[float] = None
-
-    @property
-    def native_fps(self) -> Optional[float]:
-        return self._fps
 
     def open(self) -> None:
         if not os.path.exists(self.path):
@@ -52,20 +46,5 @@ class DeviceSource(Source):
             self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
         self._fps = reported_fps(self._capture)
 
-    def read(self) -> Optional[np.ndarray]:
-        if self._capture is None:
-            raise SourceError("camera not open")
-        ok, image = self._capture.read()
-        if not ok or image is None:
-            raise SourceError(f"camera {self.path} stopped delivering frames")
-        return to_bgr24(image)
-
-    def skip(self) -> None:
-        # grab() dequeues the frame from the driver; retrieve() (the decode) is what we save.
-        if self._capture is None or not self._capture.grab():
-            raise SourceError(f"camera {self.path} stopped delivering frames")
-
-    def close(self) -> None:
-        capture, self._capture = self._capture, None
-        if capture is not None:
-            capture.release()
+    def lost(self) -> str:
+        return f"camera {self.path} stopped delivering frames"

@@ -11,7 +11,7 @@ from typing import List, Optional, Sequence, Union
 import cv2
 import numpy as np
 
-from .base import SourceError
+from .base import Source, SourceError
 
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # read by OpenCV when FFmpeg is first used
 try:
@@ -62,3 +62,35 @@ def reported_fps(capture: "cv2.VideoCapture") -> Optional[float]:
     """The stream's declared frame rate when it is plausible, else None."""
     fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
     return fps if 0.1 <= fps <= 1000 else None
+
+
+class CaptureSource(Source):
+    """A source read through one cv2.VideoCapture (devices, RTSP, files); `open()` sets `_capture`."""
+
+    def __init__(self) -> None:
+        self._capture: Optional[cv2.VideoCapture] = None
+        self._fps: Optional[float] = None
+
+    @property
+    def native_fps(self) -> Optional[float]:
+        return self._fps
+
+    def lost(self) -> str:
+        """What went wrong when the capture stops delivering (shown in logs and status: no credentials)."""
+        raise NotImplementedError
+
+    def read(self) -> Optional[np.ndarray]:
+        ok, image = self._capture.read() if self._capture is not None else (False, None)
+        if not ok or image is None:
+            raise SourceError(self.lost())
+        return to_bgr24(image)
+
+    def skip(self) -> None:
+        # grab() takes the frame off the driver or demuxer; retrieve() (the decode) is what we save.
+        if self._capture is None or not self._capture.grab():
+            raise SourceError(self.lost())
+
+    def close(self) -> None:
+        capture, self._capture = self._capture, None
+        if capture is not None:
+            capture.release()

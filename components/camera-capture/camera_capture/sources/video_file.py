@@ -6,23 +6,18 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from .base import Source, SourceError
-from .opencv import open_capture, reported_fps, to_bgr24
+from .base import SourceError
+from .opencv import CaptureSource, open_capture, reported_fps, to_bgr24
 
 
-class VideoFileSource(Source):
+class VideoFileSource(CaptureSource):
     finite = True
 
     def __init__(self, path: str, loop: bool = False) -> None:
+        super().__init__()
         self.path = path
         self.loop = loop
-        self._capture: Optional[cv2.VideoCapture] = None
-        self._fps: Optional[float] = None
         self._frames_this_pass = 0
-
-    @property
-    def native_fps(self) -> Optional[float]:
-        return self._fps
 
     def open(self) -> None:
         if not os.path.isfile(self.path):
@@ -33,9 +28,12 @@ class VideoFileSource(Source):
         self._fps = reported_fps(self._capture)
         self._frames_this_pass = 0
 
+    def lost(self) -> str:
+        return f"video file {self.path} could not be read"
+
     def read(self) -> Optional[np.ndarray]:
         if self._capture is None:
-            raise SourceError("video file not open")
+            raise SourceError(self.lost())
         ok, image = self._capture.read()
         if ok and image is not None:
             self._frames_this_pass += 1
@@ -52,8 +50,3 @@ class VideoFileSource(Source):
             raise SourceError(f"no frame could be decoded from {self.path} after rewinding")
         self._frames_this_pass = 1
         return to_bgr24(image)
-
-    def close(self) -> None:
-        capture, self._capture = self._capture, None
-        if capture is not None:
-            capture.release()
