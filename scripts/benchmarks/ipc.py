@@ -1,9 +1,9 @@
 """Local IPC through the local nucleus: publish→receive rate and latency, 1 KB JSON and 1 MB binary.
 
 Two real awsiotsdk clients (a publisher and a subscriber, as two components would have) talk through
-the project's local nucleus. Rate: the publisher sends a burst without waiting for acknowledgements
-(at most `window` in flight) and the clock stops when the subscriber has every message. Latency: one
-message at a time, publish until the subscriber's callback has it.
+the project's local nucleus. Rate: the publisher sends a burst without waiting for acknowledgements,
+at most a window of messages ahead of the subscriber, and the clock stops when the subscriber has
+every message. Latency: one message at a time, publish until the subscriber's callback has it.
 """
 
 import concurrent.futures
@@ -66,14 +66,19 @@ def _measure(publisher: IpcClient, subscriber: IpcClient, kind: str, size: int, 
             send(0).result(10)
             subscription.get(10)
 
-        window = 64
+        # Credit-based: never more than `window` messages (at most 16 MB) sent but not yet received,
+        # so the rate is what a subscriber sustains, and the nucleus never has to drop for a
+        # subscriber that fell behind (it keeps at most 64 MiB of unread output per connection).
+        window = max(1, min(64, (16 * 1024 * 1024) // size))
         in_flight: List[concurrent.futures.Future] = []
+        received = 0
         started = time.perf_counter()
         for index in range(burst):
+            while index - received >= window:
+                if subscription.get(30) is None:
+                    raise RuntimeError(f"subscriber got {received} of {burst} messages")
+                received += 1
             in_flight.append(send(index))
-            if len(in_flight) >= window:
-                in_flight.pop(0).result(30)
-        received = 0
         while received < burst:
             if subscription.get(30) is None:
                 raise RuntimeError(f"subscriber got {received} of {burst} messages")
