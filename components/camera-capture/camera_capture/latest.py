@@ -24,6 +24,8 @@ class LatestFrame:
         self._frame: Optional[Frame] = None
         self._changed = threading.Condition()
         self.dropped = 0
+        #: time.monotonic() when a frame was last taken: the announcer's turn (lockstep readers pace on it)
+        self.taken_at: Optional[float] = None
 
     def put(self, frame: Frame) -> None:
         with self._changed:
@@ -47,6 +49,7 @@ class LatestFrame:
                     return None
                 self._changed.wait(remaining)
             frame, self._frame = self._frame, None
+            self.taken_at = time.monotonic()
             self._changed.notify_all()
             return frame
 

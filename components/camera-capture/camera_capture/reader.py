@@ -121,11 +121,12 @@ class CameraReader:
                 while not self._latest.wait_taken(_IDLE_WAIT):
                     if self._stop.is_set():
                         return False
-                # Read just in time for the announcer's next turn, so that a frame does not wait a
-                # whole period in the slot and go out with a stale capture time.
-                turn = self._next_turn()
-                if turn is not None:
-                    remaining = turn - time.monotonic() - read_cost
+                # Read just in time for the announcer's next turn (a period after it took the last
+                # frame), so that a frame does not wait a whole period in the slot and go out with a
+                # stale capture time.
+                taken_at, rate = self._latest.taken_at, self.frame_rate
+                if taken_at is not None and rate > 0:
+                    remaining = taken_at + 1.0 / rate - time.monotonic() - read_cost
                     if remaining > 0 and self._stop.wait(remaining):
                         return False
             else:
