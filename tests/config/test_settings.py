@@ -82,3 +82,22 @@ def test_changes_are_classified_live_or_restart():
     # A nested live setting still changes the whole Cameras list, which is not live: rebuild.
     assert changed_settings(old, parse_config(Settings, with_camera(FrameRate=9))) == {"Cameras": False}
     assert changed_settings(old, parse_config(Settings, GOOD)) == {}
+
+
+def _no_secrets(value):
+    if isinstance(value, str) and "@" in value:
+        raise v.Invalid("a token name, never the token itself", "", "<redacted>", nested=True)
+    return value
+
+
+@dataclass(frozen=True)
+class SecretSettings:
+    token: str = setting("Token", _no_secrets)
+
+
+def test_a_validator_can_show_the_setting_with_a_value_of_its_choice():
+    with pytest.raises(ConfigError) as raised:
+        parse_config(SecretSettings, {"Token": "user:secret@host"})
+    assert str(raised.value) == ("Invalid configuration: Token = '<redacted>' "
+                                 "(allowed: a token name, never the token itself)")
+    assert "secret" not in str(raised.value)

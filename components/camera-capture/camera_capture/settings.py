@@ -9,7 +9,7 @@ run loop: the service compares camera by camera and restarts only the cameras wh
 from dataclasses import dataclass, fields
 from typing import Any, List, Optional
 
-from ggvision.config import ConfigError, setting
+from ggvision.config import setting
 from ggvision.config import validators as v
 
 from .redaction import redact
@@ -76,7 +76,7 @@ def _cameras(value: Any) -> List[CameraEntry]:
     # Error lines show the offending value; a source URL given where an object was expected must
     # not print its credentials, so those values are redacted here.
     if isinstance(value, str):
-        raise ConfigError("Cameras", redact(value), _CAMERAS_ALLOWED)
+        raise v.Invalid(_CAMERAS_ALLOWED, "", redact(value), nested=True)
     for index, element in enumerate(value if isinstance(value, list) else []):
         if not isinstance(element, dict):
             shown = redact(element) if isinstance(element, str) else element

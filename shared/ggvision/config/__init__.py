@@ -65,7 +65,10 @@ def _parse(config_type: Type[T], raw: Any) -> T:
                 value = field.metadata["validator"](value)
         except Invalid as error:
             if error.nested:
-                joined = key + error.key if error.key.startswith("[") else key + "." + error.key
+                # An empty key: the setting itself, with the value the validator chose to show
+                # (e.g. a URL without its credentials).
+                separator = "" if error.key.startswith("[") or not error.key else "."
+                joined = key + separator + error.key
                 raise Invalid(error.allowed, joined, error.value, nested=True) from None
             allowed = error.allowed if value is not _MISSING else "required; " + error.allowed
             raise Invalid(allowed, key, value, nested=True) from None

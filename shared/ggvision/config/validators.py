@@ -13,7 +13,11 @@ Validator = Callable[[Any], Any]
 
 
 class Invalid(ValueError):
-    """A value is not allowed; `allowed` says what would be. `key` is filled for nested values."""
+    """A value is not allowed; `allowed` says what would be.
+
+    `nested=True` carries the value to show: under `key` within the setting (`.Name`, `[2]`), or the
+    setting itself when `key` is empty (a validator that must not show the raw value, e.g. a secret).
+    """
 
     def __init__(self, allowed: str, key: str = "", value: Any = None, nested: bool = False) -> None:
         super().__init__(allowed)
