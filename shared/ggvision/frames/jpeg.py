@@ -1,7 +1,7 @@
 """The `jpeg` frame transport: a base64 JPEG inside the event, for consumers that cannot share memory.
 
-Decoding reads the frame size from the JPEG's SOF header first, so a message cannot make us allocate
-a huge image by lying about its size.
+Decoding reads the frame size from the JPEG's SOF header first (`ggvision.imaging.decode.jpeg_size`),
+so a message cannot make us allocate a huge image by lying about its size.
 """
 
 import base64
@@ -11,13 +11,10 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
+from ..imaging.decode import jpeg_size  # the one JPEG header reader: untrusted sizes are checked once
+
 DEFAULT_QUALITY = 90
 DEFAULT_MAX_PIXELS = 40_000_000
-
-# Start-of-frame markers (baseline, progressive, lossless, arithmetic); not DHT (C4), JPG (C8), DAC (CC).
-_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-# Markers without a length field.
-_STANDALONE = {0x01, 0xD8} | set(range(0xD0, 0xD8))
 
 
 def encode_jpeg(image: np.ndarray, quality: int = DEFAULT_QUALITY, pixel_format: str = "bgr24") -> str:
@@ -62,33 +59,3 @@ def decode_jpeg(b64: str, pixel_format: str = "bgr24", max_pixels: int = DEFAULT
     if pixel_format == "rgb24":
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     return image
-
-
-def jpeg_size(data: bytes) -> Tuple[int, int]:
-    """(width, height) from a JPEG's start-of-frame header, without decoding; ValueError if none."""
-    if data[:2] != b"\xff\xd8":
-        raise ValueError("JPEG data does not start with a JPEG marker")
-    index = 2
-    while index + 4 <= len(data):
-        if data[index] != 0xFF:
-            raise ValueError("JPEG data is malformed (no marker where one should be)")
-        marker = data[index + 1]
-        if marker == 0xFF:  # fill byte
-            index += 1
-            continue
-        if marker in _STANDALONE:
-            index += 2
-            continue
-        length = int.from_bytes(data[index + 2:index + 4], "big")
-        if marker in _SOF_MARKERS:
-            if length < 7 or index + 9 > len(data):
-                break
-            height = int.from_bytes(data[index + 5:index + 7], "big")
-            width = int.from_bytes(data[index + 7:index + 9], "big")
-            if width == 0 or height == 0:
-                raise ValueError("JPEG has no frame size in its header")
-            return width, height
-        if marker == 0xDA or length < 2:  # image data before any frame header
-            break
-        index += 2 + length
-    raise ValueError("JPEG data has no frame header (truncated or not a JPEG)")

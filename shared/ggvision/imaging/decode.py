@@ -52,7 +52,7 @@ def decode_image(body: bytes, content_type: str, max_bytes: int, max_pixels: int
     if kind == PNG:
         width, height = _png_size(body)
     else:
-        width, height = _jpeg_size(body)
+        width, height = jpeg_size(body)
     if width * height > max_pixels:
         raise ImageTooLarge(f"image is {width}x{height} pixels; the limit is {max_pixels} pixels")
     if kind == PNG:
@@ -158,8 +158,9 @@ def _segment_end(body: bytes, position: int) -> int:
     return end
 
 
-def _jpeg_size(body: bytes) -> Tuple[int, int]:
-    """Width and height from the first SOF segment (before any scan data)."""
+def jpeg_size(body: bytes) -> Tuple[int, int]:
+    """Width and height from the first SOF segment (before any scan data), without decoding; raises
+    DecodeFailed for data that is not a JPEG or has no frame header."""
     if not body.startswith(_JPEG_SOI):
         raise _wrong_magic(body, JPEG)
     position = 2
