@@ -26,7 +26,7 @@ from awsiot.greengrasscoreipc.model import (
     UnauthorizedError,
 )
 
-from .log import get_logger
+from .log import LogThrottle, get_logger
 
 # The nucleus's MQTT client refuses a payload of this many bytes or more (maxMessageSizeInBytes).
 IOT_CORE_MAX_PAYLOAD = 128 * 1024
@@ -60,7 +60,7 @@ class Subscription:
         self._ready = threading.Condition()
         self._closed = False
         self._operation: Any = None
-        self._last_drop_report = 0.0
+        self._drop_warning = LogThrottle(__name__, 10.0)
 
     def _deliver(self, message: Message) -> None:
         # Runs on the IPC networking thread: O(1), never blocks beyond a short lock.
@@ -70,11 +70,8 @@ class Subscription:
             if len(self._pending) >= self._max_pending:
                 self._pending.popleft()
                 self.dropped += 1
-                now = time.monotonic()
-                if now - self._last_drop_report > 10:
-                    self._last_drop_report = now
-                    _log.warning("consumer of %s is slow: %d messages dropped so far",
-                                 self.topic, self.dropped)
+                self._drop_warning.warning("consumer of %s is slow: %d messages dropped so far",
+                                           self.topic, self.dropped)
             self._pending.append(message)
             self._ready.notify()
         if self._wakeup is not None:

@@ -3,6 +3,8 @@
 import logging
 import os
 import sys
+import time
+from typing import Any
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -23,3 +25,25 @@ def configure_logging(level: str = "") -> None:
 
 def get_logger(name: str) -> logging.Logger:
     return logging.getLogger(name)
+
+
+class LogThrottle:
+    """Says a repeated warning at most once per `interval_s` (a dead camera, a refused topic or a slow
+    consumer must not flood the component log); the ones it held back are counted in `suppressed`."""
+
+    def __init__(self, name: str, interval_s: float) -> None:
+        self._log = get_logger(name)
+        self.interval_s = interval_s
+        self._last = float("-inf")
+        self.suppressed = 0
+
+    def warning(self, message: str, *args: Any) -> bool:
+        """Log unless the last warning was less than `interval_s` ago; True when it was logged."""
+        now = time.monotonic()
+        if now - self._last < self.interval_s:
+            self.suppressed += 1
+            return False
+        self._last = now
+        self._log.warning(message, *args)
+        self.suppressed = 0
+        return True

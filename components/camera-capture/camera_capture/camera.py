@@ -6,10 +6,9 @@ from dataclasses import replace
 from typing import Any, Dict
 
 from ggvision.ipc import IpcClient
-from ggvision.log import get_logger
+from ggvision.log import LogThrottle, get_logger
 
 from .latest import LatestFrame
-from .log_throttle import LogThrottle
 from .pacing import Pacer
 from .publisher import FramePublisher, PublishFailed
 from .reader import CameraReader, SourceFactory

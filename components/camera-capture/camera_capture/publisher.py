@@ -12,10 +12,10 @@ from typing import Callable, Deque, Optional
 
 from ggvision.frames import FrameRing, encode_jpeg, frame_event
 from ggvision.ipc import IpcClient
+from ggvision.log import LogThrottle
 
 from .downscale import fit_within
 from .latest import Frame
-from .log_throttle import LogThrottle
 from .settings import CameraConfig
 
 PIXEL_FORMAT = "bgr24"

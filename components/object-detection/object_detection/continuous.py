@@ -15,7 +15,7 @@ import numpy as np
 from ggvision.contracts import ContractError, validate
 from ggvision.frames import FrameReader, FrameUnavailable
 from ggvision.ipc import IpcClient
-from ggvision.log import get_logger
+from ggvision.log import LogThrottle, get_logger
 
 from .counts import CountsWindow
 from .frame_pixels import read_bgr
@@ -41,7 +41,7 @@ class LatestFrames:
         self._skipped: Dict[str, int] = {}
         self._turns: Deque[str] = collections.deque()
         self.invalid = 0
-        self._last_invalid_log = 0.0
+        self._invalid_warning = LogThrottle(_log.name, 10.0)
 
     def offer(self, event: Any) -> None:
         camera_id = event.get("camera_id") if isinstance(event, dict) else None
@@ -69,10 +69,7 @@ class LatestFrames:
 
     def _reject(self, error: ContractError) -> None:
         self.invalid += 1
-        now = time.monotonic()
-        if now - self._last_invalid_log > 10:
-            self._last_invalid_log = now
-            _log.warning("ignoring invalid frame event (%d so far): %s", self.invalid, error)
+        self._invalid_warning.warning("ignoring invalid frame event (%d so far): %s", self.invalid, error)
 
     def __len__(self) -> int:
         return len(self._turns)
@@ -99,7 +96,7 @@ class ContinuousMode:
         # Frames of a camera not inferred since its last detections message whose count no message
         # carried yet (the frame was unavailable): added to the next message's skipped_frames.
         self._not_reported: Dict[str, int] = {}
-        self._last_failure_log = 0.0
+        self._failure_warning = LogThrottle(_log.name, 10.0)
 
     def apply(self, settings: DetectionSettings) -> None:
         self.settings = settings
@@ -117,11 +114,8 @@ class ContinuousMode:
         if error is None:
             return
         self.publish_failures += 1
-        now = time.monotonic()
-        if now - self._last_failure_log > 10:
-            self._last_failure_log = now
-            _log.warning("cannot publish detections (%d failures so far): %s: %s", self.publish_failures,
-                         type(error).__name__, error)
+        self._failure_warning.warning("cannot publish detections (%d failures so far): %s: %s",
+                                      self.publish_failures, type(error).__name__, error)
 
     def handle(self, event: Dict[str, Any], replaced: int) -> None:
         camera_id = event["camera_id"]

@@ -9,8 +9,8 @@ from typing import List, Optional
 
 import cv2
 import numpy as np
+from ggvision.log import LogThrottle
 
-from ..log_throttle import LogThrottle
 from .base import Source, SourceError
 from .opencv import to_bgr24
 
