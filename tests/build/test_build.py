@@ -5,6 +5,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -198,10 +199,189 @@ def test_gdk_mode_builds_the_current_folder_into_its_greengrass_build(repo):
     assert result.returncode == 0, result.stderr
     # GDK publish reads greengrass-build/recipes/<recipe file name, link resolved>.
     assert sorted(os.listdir(str(alpha / "greengrass-build" / "recipes"))) == ["test.Alpha.yaml"]
-    with zipfile.ZipFile(str(alpha / "greengrass-build" / "artifacts" / "test.Alpha" / "0.3.1"
+    # alpha's gdk-config says NEXT_PATCH: GDK reads the artifacts from .../NEXT_PATCH (see below).
+    with zipfile.ZipFile(str(alpha / "greengrass-build" / "artifacts" / "test.Alpha" / "NEXT_PATCH"
                              / "test.Alpha.zip")) as archive:
         assert "main.py" in archive.namelist()
         assert not any(name.startswith("greengrass-build") for name in archive.namelist())
+
+
+# ---------------------------------------------------------------- GDK's NEXT_PATCH and --version
+
+def gdk_publish_reads(project):
+    """What `gdk component publish` (GDK CLI 1.6.2) takes from a built GDK project, as its source does it.
+
+    - gdk/common/config/GDKProject.py: gg_build_component_artifacts_dir is
+      greengrass-build/artifacts/<name>/<gdk-config "version" as written>, so `NEXT_PATCH` literally;
+      recipe_file is ./recipe.yaml resolved (links followed), and gg_build_recipes_dir greengrass-build/recipes.
+    - gdk/commands/component/PublishCommand.py: try_build rebuilds when that artifacts folder is missing,
+      then upload_artifacts_s3 uploads every entry of the folder (iterdir, upload_file: files only) as
+      <name>/<resolved version>/<file name>; nothing is renamed locally.
+    - gdk/commands/component/transformer/PublishRecipeTransformer.py: reads
+      greengrass-build/recipes/<recipe file name>, refuses it unless its ComponentName is the project's,
+      sets ComponentVersion to the resolved version and rewrites each s3:// artifact URI whose file name
+      matches exactly one file in the artifacts folder.
+    Returns (artifacts folder, its file names, the built recipe) or fails as GDK would.
+    """
+    config = json.loads((project / "gdk-config.json").read_text())
+    (name, settings), = config["component"].items()
+    artifacts = project / "greengrass-build" / "artifacts" / name / settings["version"]
+    entries = sorted(os.listdir(str(artifacts)))  # FileNotFoundError here is the bug GDK users saw
+    assert all((artifacts / entry).is_file() for entry in entries), entries
+    recipe_name = os.path.basename(os.path.realpath(str(project / "recipe.yaml")))
+    recipe = yaml.safe_load((project / "greengrass-build" / "recipes" / recipe_name).read_text())
+    assert recipe["ComponentName"] == name
+    return artifacts, entries, recipe
+
+
+def gdk_build_directories(project, name, version):
+    """What `gdk component build` does before it runs the custom command (BuildCommand.py,
+    create_gg_build_directories): a clean greengrass-build with recipes/ and artifacts/<name>/<version>."""
+    os.makedirs(str(project / "greengrass-build" / "recipes"), exist_ok=True)
+    os.makedirs(str(project / "greengrass-build" / "artifacts" / name / version), exist_ok=True)
+
+
+def artifact_uris(recipe):
+    return [artifact.get("URI") or artifact.get("Uri")
+            for manifest in recipe["Manifests"] for artifact in manifest.get("Artifacts", [])]
+
+
+def test_next_patch_gdk_build_gives_the_layout_gdk_publish_reads(repo):
+    alpha = repo / "components" / "alpha"
+    write(str(alpha / "greengrass-build" / "artifacts" / "test.Alpha" / "0.3.1" / "stale.zip"), "old build")
+    gdk_build_directories(alpha, "test.Alpha", "NEXT_PATCH")
+    result = run_build(repo, "--gdk", cwd=alpha)
+    assert result.returncode == 0, result.stderr
+    artifacts, entries, recipe = gdk_publish_reads(alpha)
+    assert entries == ["notes.txt", "test.Alpha.zip", "tiny-model.zip"]
+    # Nothing else under artifacts/test.Alpha: publish would not upload it, and a stale folder misleads.
+    assert os.listdir(str(artifacts.parent)) == ["NEXT_PATCH"]
+    # Every artifact built here is one GDK publish finds (exactly one file) and points at its S3 copy;
+    # the one the repository does not hold keeps its own URI.
+    for uri in artifact_uris(recipe):
+        file_name = uri.rsplit("/", 1)[-1]
+        if uri.startswith("s3://BUCKET_NAME/"):
+            assert len(list(artifacts.glob(file_name))) == 1, uri
+        else:
+            assert uri == "s3://elsewhere/runtime.tar.gz"
+    assert recipe["ComponentVersion"] == "0.3.1"  # GDK publish replaces it with the next patch version
+
+
+def test_an_explicit_gdk_config_version_is_the_gdk_artifacts_folder(repo):
+    alpha = repo / "components" / "alpha"
+    write(str(alpha / "gdk-config.json"), gdk_config("test.Alpha", "0.3.1"))
+    gdk_build_directories(alpha, "test.Alpha", "0.3.1")
+    result = run_build(repo, "--gdk", cwd=alpha)
+    assert result.returncode == 0, result.stderr
+    artifacts, entries, recipe = gdk_publish_reads(alpha)
+    assert artifacts.name == "0.3.1" and recipe["ComponentVersion"] == "0.3.1"
+    assert entries == ["notes.txt", "test.Alpha.zip", "tiny-model.zip"]
+
+
+def test_next_patch_at_the_collection_root_the_root_project_follows_gdk_and_the_others_greengrass_cli(repo):
+    add_collection_project(repo)
+    config = json.loads((repo / "gdk-config.json").read_text())
+    config["component"]["test.Collection"]["version"] = "NEXT_PATCH"
+    write(str(repo / "gdk-config.json"), json.dumps(config))
+    gdk_build_directories(repo, "test.Collection", "NEXT_PATCH")
+    result = run_build(repo, "--gdk", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    artifacts, entries, recipe = gdk_publish_reads(repo)
+    assert entries == [] and recipe["ComponentVersion"] == "2.0.0"  # recipe-only: publish uploads nothing
+    # test.Alpha is not the project GDK publishes here: greengrass-cli's <name>/<version> layout.
+    assert os.path.isfile(str(repo / "greengrass-build" / "artifacts" / "test.Alpha" / "0.3.1" / "test.Alpha.zip"))
+
+
+def test_next_patch_outside_gdk_keeps_the_greengrass_cli_layout(repo):
+    result = run_build(repo, "--output-dir", str(repo / "out"))
+    assert result.returncode == 0, result.stderr
+    built = yaml.safe_load((repo / "out" / "recipes" / "test.Alpha.yaml").read_text())
+    # greengrass-cli --artifactDir looks for artifacts/<name>/<the recipe's ComponentVersion>/.
+    assert os.listdir(str(repo / "out" / "artifacts" / "test.Alpha")) == [built["ComponentVersion"]] == ["0.3.1"]
+
+
+def add_beta(repo, version="1.0.0"):
+    write(str(repo / "recipes" / "test.Beta.json"), json.dumps({
+        "RecipeFormatVersion": "2020-01-25", "ComponentName": "test.Beta", "ComponentVersion": version,
+        "Manifests": [{"Lifecycle": {"Run": "echo {COMPONENT_VERSION}"}, "Artifacts": [
+            {"URI": "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/test.Beta.zip",
+             "Unarchive": "ZIP"}]}]}))
+    beta = repo / "components" / "beta"
+    write(str(beta / "gdk-config.json"), gdk_config("test.Beta", version))
+    os.symlink("../../recipes/test.Beta.json", str(beta / "recipe.json"))
+    write(str(beta / "main.py"), "")
+
+
+def test_version_option_overrides_every_component_built(repo):
+    add_beta(repo)  # gdk-config and recipe both say 1.0.0; alpha's say NEXT_PATCH and 0.3.1
+    add_collection_project(repo)  # 2.0.0, recipe only
+    result = run_build(repo, "--version", "4.5.6-rc.1+build.7", "--output-dir", str(repo / "out"))
+    assert result.returncode == 0, result.stderr
+    assert built_files(repo / "out") == [
+        "artifacts/test.Alpha/4.5.6-rc.1+build.7/notes.txt",
+        "artifacts/test.Alpha/4.5.6-rc.1+build.7/test.Alpha.zip",
+        "artifacts/test.Alpha/4.5.6-rc.1+build.7/tiny-model.zip",
+        "artifacts/test.Beta/4.5.6-rc.1+build.7/test.Beta.zip",
+        "recipes/test.Alpha.yaml", "recipes/test.Beta.json", "recipes/test.Collection.yaml"]
+    assert os.listdir(str(repo / "out" / "artifacts" / "test.Collection")) == ["4.5.6-rc.1+build.7"]
+    for name in ("test.Alpha.yaml", "test.Beta.json", "test.Collection.yaml"):
+        text = (repo / "out" / "recipes" / name).read_text()
+        assert yaml.safe_load(text)["ComponentVersion"] == "4.5.6-rc.1+build.7", name
+        assert "0.3.1" not in text and "1.0.0" not in text and "2.0.0" not in text, name
+    beta = json.loads((repo / "out" / "recipes" / "test.Beta.json").read_text())
+    assert beta["Manifests"][0]["Lifecycle"]["Run"] == "echo 4.5.6-rc.1+build.7"  # {COMPONENT_VERSION} too
+    # One component: only it is built, with the version given.
+    result = run_build(repo, "--component", "beta", "--version", "1.0.1", "--output-dir", str(repo / "one"))
+    assert result.returncode == 0, result.stderr
+    assert built_files(repo / "one") == ["artifacts/test.Beta/1.0.1/test.Beta.zip", "recipes/test.Beta.json"]
+
+
+def test_version_option_under_gdk(repo):
+    alpha = repo / "components" / "alpha"
+    # NEXT_PATCH: the artifacts stay where GDK publish reads them; the recipe gets the version.
+    result = run_build(repo, "--gdk", "--version", "7.0.0", cwd=alpha)
+    assert result.returncode == 0, result.stderr
+    artifacts, entries, recipe = gdk_publish_reads(alpha)
+    assert artifacts.name == "NEXT_PATCH" and recipe["ComponentVersion"] == "7.0.0"
+    # An explicit gdk-config version is what GDK publishes, from artifacts/<name>/<that version>:
+    # another --version would give a build GDK cannot publish, so it is refused.
+    write(str(alpha / "gdk-config.json"), gdk_config("test.Alpha", "0.3.1"))
+    result = run_build(repo, "--gdk", "--version", "7.0.0", cwd=alpha)
+    assert result.returncode == 1
+    assert "gdk-config.json says version 0.3.1" in result.stderr and "--version 7.0.0" in result.stderr
+    result = run_build(repo, "--gdk", "--version", "0.3.1", cwd=alpha)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("version", [
+    "1.0", "1", "v1.0.0", "01.2.3", "1.02.3", "1.2.3-", "1.2.3-01", "1.2.3-a..b", "1.2.3+", "1.2.3+a+b",
+    "1.2.3 ", " 1.2.3", "1.2.3\n", "NEXT_PATCH", "{COMPONENT_VERSION}", "", "1.2.3-" + "a" * 60])
+def test_a_bad_version_option_is_refused_before_anything_is_built(repo, version):
+    result = run_build(repo, "--version", version, "--output-dir", str(repo / "out"))
+    assert result.returncode == 2, result.stdout
+    assert f"argument --version: {version!r} cannot be a component version" in result.stderr
+    assert "semantic version" in result.stderr or "longer than 64 characters" in result.stderr
+    assert not os.path.exists(str(repo / "out"))
+
+
+def test_a_bad_version_in_the_sources_is_refused(repo):
+    write(str(repo / "recipes" / "test.Alpha.yaml"), RECIPE.replace("'0.3.1'", "'0.3'"))
+    result = run_build(repo, "--output-dir", str(repo / "out"))
+    assert result.returncode == 1
+    assert "test.Alpha: version '0.3' cannot be a component version" in result.stderr
+
+
+def test_version_option_is_its_own_and_leaves_the_others_alone(repo):
+    help_text = subprocess.run([sys.executable, "-S", BUILD, "--help"], capture_output=True, text=True,
+                               timeout=60).stdout
+    options = re.findall(r"^  (--[a-z-]+)", help_text, re.MULTILINE)
+    assert options.count("--version") == 1 and "--component" in options
+    # No other option shares its prefix, so an abbreviation (argparse accepts --vers) stays unambiguous.
+    assert [option for option in options if option.startswith("--v")] == ["--version"]
+    # It takes a value (argparse's usual --version action prints a program version and exits instead).
+    result = run_build(repo, "--version", "1.2.3", "--component", "alpha", "--output-dir", str(repo / "out"))
+    assert result.returncode == 0 and "build: wrote" in result.stdout, result.stderr
+    assert built_files(repo / "out")[0] == "artifacts/test.Alpha/1.2.3/notes.txt"
 
 
 COLLECTION_RECIPE = """\
@@ -259,7 +439,7 @@ def test_help_describes_the_modes():
                             timeout=60)
     assert result.returncode == 0
     for option in ("--component", "--gdk", "--output-dir", "--components-dir", "--shared-dir",
-                   "--recipes-dir"):
+                   "--recipes-dir", "--version"):
         assert option in result.stdout
 
 
