@@ -213,7 +213,7 @@ def gdk_publish_reads(project):
 
     - gdk/common/config/GDKProject.py: gg_build_component_artifacts_dir is
       greengrass-build/artifacts/<name>/<gdk-config "version" as written>, so `NEXT_PATCH` literally;
-      recipe_file is ./recipe.yaml resolved (links followed), and gg_build_recipes_dir greengrass-build/recipes.
+      recipe_file is ./recipe.yaml resolved (links followed); gg_build_recipes_dir greengrass-build/recipes.
     - gdk/commands/component/PublishCommand.py: try_build rebuilds when that artifacts folder is missing,
       then upload_artifacts_s3 uploads every entry of the folder (iterdir, upload_file: files only) as
       <name>/<resolved version>/<file name>; nothing is renamed locally.
@@ -289,7 +289,8 @@ def test_next_patch_at_the_collection_root_the_root_project_follows_gdk_and_the_
     artifacts, entries, recipe = gdk_publish_reads(repo)
     assert entries == [] and recipe["ComponentVersion"] == "2.0.0"  # recipe-only: publish uploads nothing
     # test.Alpha is not the project GDK publishes here: greengrass-cli's <name>/<version> layout.
-    assert os.path.isfile(str(repo / "greengrass-build" / "artifacts" / "test.Alpha" / "0.3.1" / "test.Alpha.zip"))
+    alpha_zip = repo / "greengrass-build" / "artifacts" / "test.Alpha" / "0.3.1" / "test.Alpha.zip"
+    assert os.path.isfile(str(alpha_zip))
 
 
 def test_next_patch_outside_gdk_keeps_the_greengrass_cli_layout(repo):
@@ -297,7 +298,8 @@ def test_next_patch_outside_gdk_keeps_the_greengrass_cli_layout(repo):
     assert result.returncode == 0, result.stderr
     built = yaml.safe_load((repo / "out" / "recipes" / "test.Alpha.yaml").read_text())
     # greengrass-cli --artifactDir looks for artifacts/<name>/<the recipe's ComponentVersion>/.
-    assert os.listdir(str(repo / "out" / "artifacts" / "test.Alpha")) == [built["ComponentVersion"]] == ["0.3.1"]
+    folders = os.listdir(str(repo / "out" / "artifacts" / "test.Alpha"))
+    assert folders == [built["ComponentVersion"]] == ["0.3.1"]
 
 
 def add_beta(repo, version="1.0.0"):
@@ -334,6 +336,51 @@ def test_version_option_overrides_every_component_built(repo):
     result = run_build(repo, "--component", "beta", "--version", "1.0.1", "--output-dir", str(repo / "one"))
     assert result.returncode == 0, result.stderr
     assert built_files(repo / "one") == ["artifacts/test.Beta/1.0.1/test.Beta.zip", "recipes/test.Beta.json"]
+
+
+def test_version_option_makes_dependencies_among_the_components_built_require_it(repo):
+    add_beta(repo)
+    beta_recipe = json.loads((repo / "recipes" / "test.Beta.json").read_text())
+    beta_recipe["ComponentDependencies"] = {"test.Alpha": {"VersionRequirement": "~0.3.0"},
+                                            "aws.greengrass.Nucleus": {"VersionRequirement": ">=2.6.0"}}
+    write(str(repo / "recipes" / "test.Beta.json"), json.dumps(beta_recipe))
+    add_collection_project(repo)
+    write(str(repo / "recipes" / "test.Collection.yaml"), COLLECTION_RECIPE.replace(
+        """  test.Alpha:
+    VersionRequirement: ">=0.3.0"
+""", """  # the camera
+  test.Alpha:
+    DependencyType: HARD
+    VersionRequirement: '>=0.3.0 <0.4.0'   # the same minor
+  "test.Beta":
+    VersionRequirement: ^1.0.0
+  aws.greengrass.Nucleus:
+    VersionRequirement: ">=2.6.0"
+"""))
+    result = run_build(repo, "--output-dir", str(repo / "plain"))
+    assert result.returncode == 0, result.stderr
+    plain = yaml.safe_load((repo / "plain" / "recipes" / "test.Collection.yaml").read_text())
+    source = yaml.safe_load((repo / "recipes" / "test.Collection.yaml").read_text())
+    assert plain["ComponentDependencies"] == source["ComponentDependencies"]  # without --version: as written
+    result = run_build(repo, "--version", "0.9.0", "--output-dir", str(repo / "out"))
+    assert result.returncode == 0, result.stderr
+    text = (repo / "out" / "recipes" / "test.Collection.yaml").read_text()
+    assert "  # the camera\n" in text and "    DependencyType: HARD\n" in text  # the author's text is kept
+    assert yaml.safe_load(text)["ComponentDependencies"] == {
+        "test.Alpha": {"DependencyType": "HARD", "VersionRequirement": "0.9.0"},
+        "test.Beta": {"VersionRequirement": "0.9.0"},
+        "aws.greengrass.Nucleus": {"VersionRequirement": ">=2.6.0"}}  # not built here: as written
+    beta = json.loads((repo / "out" / "recipes" / "test.Beta.json").read_text())
+    assert beta["ComponentDependencies"] == {"test.Alpha": {"VersionRequirement": "0.9.0"},
+                                             "aws.greengrass.Nucleus": {"VersionRequirement": ">=2.6.0"}}
+    # A dependency written in flow style cannot be rewritten line by line: refused, not left stale.
+    write(str(repo / "recipes" / "test.Collection.yaml"), COLLECTION_RECIPE.replace(
+        """  test.Alpha:
+    VersionRequirement: ">=0.3.0"
+""", """  test.Alpha: {VersionRequirement: ">=0.3.0"}
+"""))
+    result = run_build(repo, "--version", "0.9.0", "--output-dir", str(repo / "out"))
+    assert result.returncode == 1 and "write the test.Alpha dependency in block style" in result.stderr
 
 
 def test_version_option_under_gdk(repo):
