@@ -74,10 +74,21 @@ def check_artifact(model_dir: str) -> None:
         raise RuntimeLoadError(f"DLR needs a model folder (a SageMaker Neo artifact); "
                                f"{model_dir} is not a folder")
     names = sorted(os.listdir(model_dir))
+    found = ", ".join(names) or "nothing"
     if not any(name.endswith(".so") and name != LIBRARY_NAME for name in names):
         raise RuntimeLoadError(
             f"{model_dir} is not a SageMaker Neo artifact: no compiled .so (a Neo artifact has compiled.so, "
-            f"compiled.params and compiled_model.json; found: {', '.join(names) or 'nothing'})")
+            f"compiled.params and compiled_model.json; found: {found})")
+    if any(name.endswith(".ro") for name in names):
+        return  # Relay VM
+    # Without them DLR takes the .so for a Treelite model and fails with a page of native stack trace.
+    missing = [name for name, suffix in (("compiled.params", ".params"), ("compiled_model.json", ".json"))
+               if not any(entry.endswith(suffix) for entry in names)]
+    if missing:
+        raise RuntimeLoadError(
+            f"{model_dir} is an incomplete SageMaker Neo artifact: no {' and no '.join(missing)} (a Neo "
+            f"artifact has compiled.so, compiled.params and compiled_model.json, or compiled.so and "
+            f"compiled.ro; found: {found})")
 
 
 class DLRRuntime(Runtime):
