@@ -5,7 +5,6 @@ stuck behind a camera; frames are taken newest-first, one camera at a time. The 
 one worker thread only (runtimes are not thread-safe), and the IPC threads only enqueue.
 """
 
-import os
 import threading
 import time
 from typing import Any, Dict, List, Optional, Union
@@ -21,12 +20,11 @@ from ggvision.runtimes import RuntimeLoadError
 
 from .continuous import ContinuousMode, LatestFrames
 from .counts import CountsWindow
+from .model_choice import choose_model
 from .requests import RequestQueue, answer
 from .settings import DetectionSettings
 
 _log = get_logger("ggvision.ObjectDetection")
-
-MODEL_DIR_ENV = "GGVISION_MODEL_DIR"  # set by the recipe: the model shipped as an artifact
 
 
 class DetectionService:
@@ -54,18 +52,16 @@ class DetectionService:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
-        model_dir = self.settings.model_path or os.environ.get(MODEL_DIR_ENV, "")
-        if not model_dir:
-            raise ServiceError("no model: set ModelPath, or deploy the recipe that ships one "
-                               f"({MODEL_DIR_ENV} is not set)")
+        choice = choose_model(self.settings.model_path, self.settings.runtime)
+        model_dir = choice.folder
         try:
             runtime = None if self.settings.runtime == "auto" else self.settings.runtime
             self._detector = Detector.load(model_dir, runtime=runtime, device=self.settings.device,
                                            threads=self.settings.inference_threads or None)
         except Exception as error:  # any load failure is the same fault: ERRORED, with one line
             raise ServiceError(model_load_failure(model_dir, error)) from None
-        _log.info("model %s %s loaded from %s (%s)", self._detector.name, self._detector.version, model_dir,
-                  self._detector.runtime_name)
+        _log.info("model %s %s loaded from %s (%s): %s", self._detector.name, self._detector.version,
+                  model_dir, self._detector.runtime_name, choice.reason)
         self._class_filter = self._resolve_class_filter(self.settings.class_filter)
         self._continuous = ContinuousMode(self._ipc, self.settings, self._reader, self._infer, self._counts)
         self._subscriptions.append(self._subscribe(self._request_topic, 1024))

@@ -21,7 +21,8 @@ def _class_selector(value: object) -> Union[int, str]:
 @dataclass(frozen=True)
 class DetectionSettings:
     service_name: str = setting("ServiceName", v.string(pattern=_NAME))
-    # Empty: the model shipped with the recipe (GGVISION_MODEL_DIR, set by the recipe's Setenv).
+    # Empty: the model the recipe ships for this platform (model_choice.py): its SageMaker Neo model, else
+    # the bundled ONNX model.
     model_path: Optional[str] = setting("ModelPath", v.optional(v.string()))
     runtime: str = setting("Runtime", v.one_of(["auto", "dlr", "onnx"]))
     device: str = setting("Device", v.one_of(["cpu", "gpu"]))
