@@ -19,9 +19,10 @@ ipc-iot-core-mqtt.html), checked against aws-greengrass-nucleus ``AuthorizationH
 * IoT Core MQTT (``aws.greengrass.ipc.mqttproxy``) resources are MQTT filters: ``+`` / ``#`` used
   as whole levels match like in MQTT (``test/topic/#`` grants ``test/topic``, ``test/topic/x``,
   ``test/topic/#``); elsewhere they are literal characters.
-* ``{iot:thingName}`` in a resource is the core device's thing name. On a device this is the
-  recipe-variable interpolation of nucleus >= 2.6.0 with ``interpolateComponentConfiguration``;
-  the local nucleus always applies it.
+* ``{iot:thingName}`` in a resource is NOT special here: the nucleus replaces recipe variables in a
+  configuration (accessControl included) only when ``interpolateComponentConfiguration`` is true
+  (nucleus >= 2.6.0, default false), before any policy is read. On a default core the resource is the
+  literal text and grants nothing useful; the launcher interpolates only when told to, as the nucleus.
 """
 
 import json
@@ -36,7 +37,6 @@ PUBSUB_SERVICE = "aws.greengrass.ipc.pubsub"
 MQTT_PROXY_SERVICE = "aws.greengrass.ipc.mqttproxy"
 COMPONENT_METRIC_SERVICE = "aws.greengrass.ipc.componentmetric"
 ANY = "*"
-THING_NAME_VARIABLE = "{iot:thingName}"
 
 # Operations each IPC service registers with the nucleus's AuthorizationHandler.
 REGISTERED_OPERATIONS = {
@@ -120,11 +120,11 @@ _ESCAPES = {"${*}": "*", "${?}": "?", "${$}": "$"}
 
 
 @lru_cache(maxsize=4096)
-def compile_resource(resource: str, thing_name: str, mqtt_style: bool) -> Optional[Pattern]:
+def compile_resource(resource: str, mqtt_style: bool) -> Optional[Pattern]:
     """Regular expression for a policy resource, or None when the nucleus would reject it."""
     if resource == "":
         return None
-    text = resource.replace(THING_NAME_VARIABLE, thing_name)
+    text = resource
     parts: List[str] = []
     i = 0
     length = len(text)
@@ -163,8 +163,7 @@ def compile_resource(resource: str, thing_name: str, mqtt_style: bool) -> Option
 class Authorizer:
     """Evaluates requests against the current policies of all components."""
 
-    def __init__(self, thing_name: str) -> None:
-        self.thing_name = thing_name
+    def __init__(self) -> None:
         self._grants: Dict[str, Dict[str, List[_Grant]]] = {}
 
     def invalidate(self) -> None:
@@ -207,7 +206,7 @@ class Authorizer:
             seen[policy.policy_id] = policy.component
         grants: Dict[str, List[_Grant]] = {}
         for policy in policies:
-            patterns = [pattern for pattern in (compile_resource(resource, self.thing_name, mqtt_style)
+            patterns = [pattern for pattern in (compile_resource(resource, mqtt_style)
                                                 for resource in policy.resources or ())
                         if pattern is not None]
             grants.setdefault(policy.component, []).append(_Grant(policy.operations, patterns))

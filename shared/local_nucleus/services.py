@@ -147,7 +147,7 @@ class GreengrassServices(rpc.Dispatcher):
     def __init__(self, thing_name: str, recorder: IotCoreRecorder) -> None:
         self.thing_name = thing_name
         self.config = ConfigStore()
-        self.authorizer = Authorizer(thing_name)
+        self.authorizer = Authorizer()
         self.iot_core = recorder
         self.status = threading.Condition()  # guards states and metrics for host threads
         self.states: Dict[str, str] = {}

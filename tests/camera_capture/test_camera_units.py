@@ -270,7 +270,7 @@ def test_recipe_platforms_privilege_and_least_privilege_policy():
     assert list(policies) == ["aws.greengrass.ipc.pubsub"]
     (policy,) = policies["aws.greengrass.ipc.pubsub"].values()
     assert policy["operations"] == ["aws.greengrass#PublishToTopic"]
-    patterns = [compile_resource(resource, "thing", False) for resource in policy["resources"]]
+    patterns = [compile_resource(resource, False) for resource in policy["resources"]]
 
     def allowed(topic):
         return any(pattern.fullmatch(topic) for pattern in patterns)

@@ -7,23 +7,23 @@ import os
 import pytest
 import yaml
 from local_nucleus.launcher import LauncherError, plan_components
-from local_nucleus.recipes import (
+from local_nucleus.dependencies import start_order, version_satisfies
+from local_nucleus.deployment_config import (
     ConfigurationUpdate,
-    Interpolator,
+    load_configuration_updates,
+    parse_configuration_updates,
+    resolve_configuration,
+)
+from local_nucleus.recipe_variables import Interpolator, component_paths
+from local_nucleus.recipes import (
     RecipeError,
-    component_paths,
     current_platform,
     detect_platform,
     lifecycle_step,
-    load_configuration_updates,
     load_recipes,
-    parse_configuration_updates,
     parse_platform_overrides,
     parse_recipe,
     platform_satisfies,
-    resolve_configuration,
-    start_order,
-    version_satisfies,
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
