@@ -1,0 +1,15 @@
+"""ggvision.DLRRuntime has no process of its own: its Install step (install.py) makes the environment
+the other components run in. This file exists so that the GDK project has the usual entry point; it
+checks an installed environment when run with that environment's python."""
+
+import sys
+
+if __name__ == "__main__":
+    import cv2
+    import dlr
+    import numpy
+
+    import ggvision
+
+    print(f"ggvision {getattr(ggvision, '__version__', '?')}, numpy {numpy.__version__}, OpenCV {cv2.__version__}, "
+          f"DLR {getattr(dlr, '__version__', '?')} on Python {sys.version.split()[0]}")
