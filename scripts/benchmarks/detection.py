@@ -26,8 +26,6 @@ The machine may be shared (load average recorded): compare figures from the same
 import itertools
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -36,6 +34,7 @@ import cv2
 import numpy as np
 from ggvision.detector import Detector
 from ggvision.ipc import IpcClient, Subscription
+from local_nucleus.device import RUNTIME, build_for_this_machine, runtime_work_cache
 from local_nucleus.launcher import Launcher
 from local_nucleus.server import LocalNucleus
 
@@ -44,7 +43,6 @@ from .results import ROOT, percentiles
 CAMERA = "ggvision.CameraCapture"
 DETECTOR = "ggvision.ObjectDetection"
 DEMO_MODEL = os.path.join(ROOT, "components", "object-detection", "models", "demo-model")
-BUILD = os.path.join(ROOT, "scripts", "build")
 DLR_FIXTURE = os.path.join(ROOT, "..", "shared", "fixtures", "dlr", "colour_detector_512_dlr")
 WIDTH, HEIGHT = 1280, 720
 CAMERA_ID = "bench"
@@ -52,6 +50,7 @@ DETECTIONS_TOPIC = f"ggvision/detections/{CAMERA_ID}"
 FRAMES_TOPIC = f"ggvision/cameras/{CAMERA_ID}/frames"
 STATIC_FRAME_RATE = 30
 START_TIMEOUT = 60.0
+INSTALL_TIMEOUT = 900.0  # the runtime's first install on this machine (then it is re-used)
 _RUNS = itertools.count()
 
 
@@ -245,12 +244,9 @@ def raw_loop(video: str, frames: int, model_dir: str = DEMO_MODEL, runtime: Opti
 # -- the components as real processes ---------------------------------------------------------------
 
 def _build(output: str) -> Dict[str, str]:
-    for component in (CAMERA, DETECTOR):
-        result = subprocess.run([sys.executable, BUILD, "--component", component, "--output-dir", output],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            raise RuntimeError(f"scripts/build {component} failed: {result.stderr.strip()}")
-    return {"recipes": os.path.join(output, "recipes"), "artifacts": os.path.join(output, "artifacts")}
+    # The components run as on a device: built for this platform, in ggvision.DLRRuntime's environment
+    # (installed once, kept in the runtime work cache the tests use too).
+    return build_for_this_machine(output, [RUNTIME, CAMERA, DETECTOR])
 
 
 class _Pipeline:
@@ -277,8 +273,11 @@ class _Pipeline:
             self.frames: Subscription = self.client.subscribe(FRAMES_TOPIC, 100000)
             overrides = {CAMERA: {"MERGE": camera}, DETECTOR: {"MERGE": detector}}
             self.launcher = Launcher(self.nucleus, built["recipes"], built["artifacts"], self.run_dir,
-                                     config_overrides=overrides, components=[CAMERA, DETECTOR], output=None)
+                                     config_overrides=overrides, components=[CAMERA, DETECTOR], output=None,
+                                     shared_work={RUNTIME: runtime_work_cache()})
             self.launcher.start()
+            if not self.launcher.wait_for_state(RUNTIME, "FINISHED", INSTALL_TIMEOUT):
+                raise RuntimeError(f"{RUNTIME} did not install: {self.launcher.log_lines(RUNTIME)[-10:]}")
             for component in (CAMERA, DETECTOR):
                 if not self.nucleus.wait_for_state(component, "RUNNING", START_TIMEOUT):
                     log = self.launcher.log_lines(component)[-10:]

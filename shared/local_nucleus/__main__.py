@@ -14,12 +14,12 @@ import logging
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 from typing import List, Optional
 
+from .device import DeviceError, build_for_this_machine
 from .launcher import Launcher, LauncherError
 from .recipes import RecipeError, parse_platform_overrides
 from .server import LocalNucleus
@@ -40,7 +40,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help="artifacts as <DIR>/<Name>/<Version>/<file>, the greengrass-cli --artifactDir "
                         "layout; repeatable (default: greengrass-build/artifacts)")
     parser.add_argument("--no-build", action="store_true",
-                        help="do not run scripts/build first (by default it does, so artifacts are fresh)")
+                        help="do not run scripts/build first (by default it does, for this platform "
+                        "and the Python on systemd's PATH, so artifacts are fresh)")
+    parser.add_argument("--interpolate-component-configuration", action="store_true",
+                        help="replace recipe variables in configurations (accessControl included), as the "
+                        "nucleus does only with its option of that name (default off, as the nucleus)")
     parser.add_argument("--config", metavar="FILE",
                         help='configuration update, JSON or YAML: {"Component": {"MERGE": {...}, "RESET": '
                         '["/path"]}}')
@@ -77,11 +81,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("local-nucleus: --duration must be positive", file=sys.stderr)
         return 2
     if not args.no_build:
-        code = subprocess.call([sys.executable, os.path.join(ROOT, "scripts", "build")])
-        if code != 0:
-            print("local-nucleus: the build failed (use --no-build to run the existing artifacts)",
-                  file=sys.stderr)
-            return code
+        try:
+            build_for_this_machine(os.path.join(ROOT, "greengrass-build"))
+        except DeviceError as error:
+            print(f"local-nucleus: {error} (use --no-build to run the existing artifacts)", file=sys.stderr)
+            return 1
 
     run_dir = os.path.abspath(args.run_dir)
     os.makedirs(run_dir, exist_ok=True)
@@ -104,7 +108,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     launcher = Launcher(nucleus, args.recipe_dir or [os.path.join(ROOT, "recipes")],
                         args.artifact_dir or [os.path.join(ROOT, "greengrass-build", "artifacts")], run_dir,
                         config_overrides=args.config, platform_overrides=platform_overrides,
-                        components=components, stop_timeout=args.stop_timeout)
+                        components=components, stop_timeout=args.stop_timeout,
+                        interpolate_component_configuration=args.interpolate_component_configuration)
     code = 0
     try:
         nucleus.start()

@@ -196,8 +196,11 @@ class Launcher:
         _log.info("%s: %s -> %s", component.name, previous, state)
 
     def _dependencies_ready(self, component: "ComponentLifecycle") -> bool:
-        """Block until every dependency is RUNNING or FINISHED; False when stopping first."""
-        dependencies = [self._components[name] for name in component.plan.dependencies]
+        """Block until every HARD dependency is RUNNING or FINISHED; False when stopping first. A SOFT
+        dependency may be in any state (the nucleus's GreengrassService.dependencyReady)."""
+        declared = component.plan.recipe.dependencies
+        hard = [name for name in component.plan.dependencies if declared[name].dependency_type == "HARD"]
+        dependencies = [self._components[name] for name in hard]
 
         def ready() -> bool:
             return (component.stopping.is_set()
@@ -205,7 +208,7 @@ class Launcher:
 
         with self._changed:
             if not ready():
-                _log.info("%s: waiting for %s", component.name, ", ".join(component.plan.dependencies))
+                _log.info("%s: waiting for %s", component.name, ", ".join(hard))
             self._changed.wait_for(ready)
         return not component.stopping.is_set()
 

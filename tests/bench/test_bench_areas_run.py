@@ -8,6 +8,7 @@ import importlib
 import math
 
 import pytest
+
 from scripts.benchmarks.__main__ import AREAS
 
 HEADLINES = {

@@ -3,8 +3,6 @@ process on the local nucleus; frames and status over IPC, and an invalid configu
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
 import camera_helpers as helpers
@@ -12,6 +10,7 @@ import pytest
 from ggvision.contracts import validate
 from ggvision.frames import FrameReader, FrameUnavailable
 from harness import connect, pubsub_policy
+from local_nucleus.device import build_for_this_machine
 from local_nucleus.launcher import Launcher
 from local_nucleus.server import LocalNucleus
 
@@ -22,11 +21,9 @@ NAME = helpers.NAME
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(tmp_path_factory, device_runtime):
     output = tmp_path_factory.mktemp("camera-build") / "greengrass-build"
-    subprocess.run([sys.executable, BUILD, "--component", NAME, "--output-dir", str(output)],
-                   check=True, capture_output=True)
-    return {"recipes": str(output / "recipes"), "artifacts": str(output / "artifacts")}
+    return device_runtime.with_components(build_for_this_machine(str(output), [NAME]))
 
 
 @pytest.fixture
@@ -41,6 +38,7 @@ def nucleus():
 
 def launch(nucleus, built, tmp_path, merge):
     launcher = Launcher(nucleus, built["recipes"], built["artifacts"], str(tmp_path / "run"),
+                        shared_work=built["shared_work"],
                         config_overrides={NAME: {"MERGE": merge}}, components=[NAME],
                         restart_delay=0.1, stop_timeout=5.0, output=None)
     launcher.start()

@@ -45,6 +45,9 @@ REPORTER_RECIPE = """
 RecipeFormatVersion: "2020-01-25"
 ComponentName: test.launcher.Reporter
 ComponentVersion: "1.0.0"
+ComponentDependencies:
+  ggvision.DLRRuntime:
+    VersionRequirement: ">=0.1.0"
 ComponentConfiguration:
   DefaultConfiguration:
     Topic: test/reporter/hello
@@ -59,7 +62,7 @@ Manifests:
   - Platform:
       os: linux
     Lifecycle:
-      Run: python3 -u {artifacts:decompressedPath}/test.launcher.Example/main.py
+      Run: "{ggvision.DLRRuntime:work:path}/venv/bin/python3 -u {artifacts:decompressedPath}/test.launcher.Example/main.py"
     Artifacts:
       - URI: s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/test.launcher.Example.zip
         Unarchive: ZIP
@@ -88,7 +91,7 @@ SIMPLE = {
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(tmp_path_factory, device_runtime):
     """The example component built by scripts/build, and the other test recipes and artifacts."""
     base = tmp_path_factory.mktemp("launcher")
     components = base / "components"
@@ -106,8 +109,9 @@ def built(tmp_path_factory):
     extra_artifacts.mkdir(parents=True)
     shutil.copy(str(output / "artifacts" / EXAMPLE_NAME / EXAMPLE_VERSION / (EXAMPLE_NAME + ".zip")),
                 str(extra_artifacts))
-    return {"recipes": [str(output / "recipes"), str(extra)],
-            "artifacts": [str(output / "artifacts"), str(base / "artifacts")]}
+    built = device_runtime.with_components({"recipes": [str(output / "recipes"), str(extra)],
+                                            "artifacts": [str(output / "artifacts"), str(base / "artifacts")]})
+    return dict(built, python=device_runtime.python)
 
 
 def start_nucleus():
@@ -129,6 +133,7 @@ def nucleus():
 def launch(nucleus, built, tmp_path, components, **options):
     options.setdefault("restart_delay", 0.1)
     options.setdefault("stop_timeout", 5.0)
+    options.setdefault("shared_work", built["shared_work"])
     launcher = Launcher(nucleus, built["recipes"], built["artifacts"], str(tmp_path / "run"),
                         components=components, **options)
     launcher.start()
@@ -169,10 +174,10 @@ def test_example_component_runs_end_to_end_with_its_configuration_and_dependency
         artifacts = os.path.join(run, "packages", "artifacts", EXAMPLE_NAME, EXAMPLE_VERSION)
         assert message["artifacts"] == artifacts
         assert message["cwd"] == os.path.join(run, "work", EXAMPLE_NAME)
-        if sys.prefix != sys.base_prefix:  # recipes' python3 is the project's virtual environment
-            assert os.path.dirname(message["python"]) == os.path.join(sys.prefix, "bin")
+        assert message["python"] == built["python"]  # the runtime's environment, not .venv's python
 
-        assert launcher.components == ["test.launcher.Setup", EXAMPLE_NAME]  # the dependency came along
+        # the dependencies came along, in the order they start
+        assert launcher.components == ["ggvision.DLRRuntime", "test.launcher.Setup", EXAMPLE_NAME]
         assert nucleus.wait_for_state(EXAMPLE_NAME, "RUNNING", WAIT)  # its own UpdateState(RUNNING)
         assert launcher.state(EXAMPLE_NAME) == "RUNNING"
         # The Run script checks the file Setup's Run writes: it ran after Setup finished, first time.

@@ -6,7 +6,6 @@ import os
 
 import pytest
 import yaml
-from local_nucleus.launcher import LauncherError, plan_components
 from local_nucleus.dependencies import start_order, version_satisfies
 from local_nucleus.deployment_config import (
     ConfigurationUpdate,
@@ -14,6 +13,7 @@ from local_nucleus.deployment_config import (
     parse_configuration_updates,
     resolve_configuration,
 )
+from local_nucleus.launcher import LauncherError, plan_components
 from local_nucleus.recipe_variables import Interpolator, component_paths
 from local_nucleus.recipes import (
     RecipeError,

@@ -10,7 +10,7 @@ from awsiot.greengrasscoreipc.model import (
     UnauthorizedError,
 )
 from local_nucleus.authorization import AuthorizationError, Authorizer, compile_resource
-from nucleus_helpers import THING, Inbox, acl, pubsub
+from nucleus_helpers import Inbox, acl, pubsub
 
 pytestmark = pytest.mark.timeout(60)
 

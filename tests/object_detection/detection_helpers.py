@@ -357,16 +357,12 @@ def next_valid(subscription: Subscription, schema: str, timeout: float = WAIT,
 BUILD = os.path.join(ROOT, "scripts", "build")
 
 
-def build_components(output: str, components: Sequence[str] = (COMPONENT,)) -> Dict[str, str]:
-    """scripts/build for `components` into `output`; the recipe and artifact folders the launcher takes."""
-    import subprocess
-    import sys
+def build_components(output: str, runtime: Any, components: Sequence[str] = (COMPONENT,)) -> Dict[str, Any]:
+    """scripts/build for `components` into `output`, for this machine's platform; the recipe and artifact
+    folders the launcher takes, with the device runtime (tests/device_runtime.py) they run in."""
+    from local_nucleus.device import build_for_this_machine
 
-    for component in components:
-        result = subprocess.run([sys.executable, BUILD, "--component", component, "--output-dir", output],
-                                capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr
-    return {"recipes": os.path.join(output, "recipes"), "artifacts": os.path.join(output, "artifacts")}
+    return runtime.with_components(build_for_this_machine(output, components))
 
 
 @contextlib.contextmanager
@@ -381,6 +377,7 @@ def launched(nucleus: Any, built: Dict[str, str], run_dir: str, configuration: D
     overrides = {name: {"MERGE": values} for name, values in configuration.items()}
     output = io.StringIO()
     launcher = Launcher(nucleus, built["recipes"], built["artifacts"], run_dir, config_overrides=overrides,
+                        shared_work=built.get("shared_work"),
                         components=list(components), restart_delay=0.2, stop_timeout=10.0, output=output)
     launcher.start()
     try:

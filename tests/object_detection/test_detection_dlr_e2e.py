@@ -71,8 +71,8 @@ def fixture_model(destination, runtime):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    return build_components(str(tmp_path_factory.mktemp("dlr-build")))
+def built(tmp_path_factory, device_runtime):
+    return build_components(str(tmp_path_factory.mktemp("dlr-build")), device_runtime)
 
 
 @pytest.fixture(scope="module")

@@ -34,8 +34,8 @@ def write_video(path, frames=30, fps=15):
 
 @pytest.mark.skipif(not os.path.isdir(os.path.join(os.path.dirname(__file__), "..", "..", "components",
                                                    "camera-capture")), reason="CameraCapture not present")
-def test_camera_process_to_detector_process(tmp_path):
-    built = build_components(str(tmp_path / "build"), [CAMERA, COMPONENT])
+def test_camera_process_to_detector_process(tmp_path, device_runtime):
+    built = build_components(str(tmp_path / "build"), device_runtime, [CAMERA, COMPONENT])
     video = write_video(str(tmp_path / "clip.avi"))
     rings = str(tmp_path / "rings")
     configuration = {

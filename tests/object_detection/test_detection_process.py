@@ -36,8 +36,8 @@ DEMO_BLUE = [[x0 + 0.75, y0 + 0.75, x1 + 0.75, y1 + 0.75] for x0, y0, x1, y1 in 
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    return build_components(str(tmp_path_factory.mktemp("od-build")))
+def built(tmp_path_factory, device_runtime):
+    return build_components(str(tmp_path_factory.mktemp("od-build")), device_runtime)
 
 
 def send_until(camera, detections, done):
