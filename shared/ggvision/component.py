@@ -46,6 +46,8 @@ def run_component(name: str, config_type: Type[Any], build: Callable[[Any, IpcCl
     """Run a component until SIGTERM; returns the process exit code."""
     configure_logging()
     log = get_logger(name)
+    # Which environment the component runs in (on a device: ggvision.DLRRuntime's virtual environment).
+    log.info("%s starting: Python %s at %s", name, sys.version.split()[0], sys.executable)
     stop = stop or StopSignal()
     try:
         ipc = ipc or IpcClient.connect()

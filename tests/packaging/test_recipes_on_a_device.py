@@ -29,7 +29,8 @@ WITH_CODE = sorted(name for name, recipe in RECIPES.items() if any(m.artifacts f
 
 
 def test_the_collection_is_there():
-    assert {RUNTIME, "ggvision.CameraCapture", "ggvision.ObjectDetection", "ggvision.Pipeline"} <= set(RECIPES)
+    expected = {RUNTIME, "ggvision.CameraCapture", "ggvision.ObjectDetection", "ggvision.Pipeline"}
+    assert expected <= set(RECIPES)
 
 
 @pytest.mark.parametrize("name", WITH_CODE)
