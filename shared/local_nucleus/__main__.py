@@ -69,6 +69,21 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def wait_until_started(launcher: Launcher, stop: threading.Event) -> None:
+    """Until every component has started (RUNNING), finished or given up (BROKEN), or Ctrl-C."""
+    settled = ("RUNNING", "FINISHED", "BROKEN")
+    told = False
+    while not stop.is_set():
+        waiting = [name for name in launcher.components if launcher.state(name) not in settled]
+        if not waiting:
+            return
+        if not told:
+            _log.info("waiting for %s to start (a first install of ggvision.DLRRuntime takes a minute or "
+                      "two; later runs re-use it)", ", ".join(waiting))
+            told = True
+        stop.wait(0.5)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="[local-nucleus] %(message)s")
@@ -116,7 +131,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         launcher.start()
         _log.info("nucleus on %s; IoT Core log %s; Ctrl-C stops", socket_path,
                   args.iot_log or os.path.join(run_dir, "iot-core.jsonl"))
-        remaining = args.duration
+        wait_until_started(launcher, stop)
+        remaining = args.duration  # counted from when everything is up, not from the first install
         while not stop.is_set():
             # Short waits keep the main thread responsive to signals.
             stop.wait(0.5 if remaining is None else min(0.5, remaining))
