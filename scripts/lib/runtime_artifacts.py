@@ -60,6 +60,9 @@ class Options:
                  cache_dir: Optional[str] = None) -> None:
         self.platforms = tuple(platforms)
         self.pythons = tuple(pythons)
+        for value in self.platforms:
+            if value not in PLATFORMS:
+                raise ArtifactError(f"unknown platform {value!r} (known: {', '.join(PLATFORMS)})")
         self.neo_models = dict(neo_models or {})
         self.dlr_builds = dict(dlr_builds or {})
         self.cache_dir = cache_dir or os.path.join(
@@ -160,8 +163,9 @@ def download(platform: str, python: str, requirements: List[str], options: Optio
             lines = [line for line in result.stdout.splitlines() if line.strip()]
             raise ArtifactError(f"pip download for {platform} Python {python} failed: "
                                 f"{lines[-1] if lines else result.returncode}")
-        saved = [os.path.abspath(os.path.join(folder, m.group(1))) if not os.path.isabs(m.group(1))
-                 else m.group(1) for m in map(_SAVED.match, result.stdout.splitlines()) if m]
+        # "Saved <path>" or "  File was already downloaded <path>": the files are in `folder` either way.
+        saved = [os.path.join(folder, os.path.basename(m.group(1)))
+                 for m in (_SAVED.match(line.strip()) for line in result.stdout.splitlines()) if m]
         if len(saved) != len(missing):
             raise ArtifactError(f"pip download for {platform} Python {python} gave {len(saved)} wheels for "
                                 f"{len(missing)} requirements")

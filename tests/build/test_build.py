@@ -102,14 +102,13 @@ def built_files(output):
                   if os.path.isfile(path))
 
 
-def test_builds_one_zip_per_component_with_its_files_and_the_ggvision_library(repo):
+def test_builds_one_zip_per_component_with_its_own_files_the_library_comes_from_the_runtime(repo):
     result = run_build(repo, "--output-dir", str(repo / "out"))
     assert result.returncode == 0, result.stderr
     artifacts = repo / "out" / "artifacts" / "test.Alpha" / "0.3.1"
     with zipfile.ZipFile(str(artifacts / "test.Alpha.zip")) as archive:
-        assert archive.namelist() == [
-            "alpha/__init__.py", "alpha/logic.py", "ggvision/__init__.py",
-            "ggvision/contracts/schemas/frame-1.json", "ggvision/ipc.py", "main.py", "run.sh"]
+        # No ggvision/ here: ggvision.DLRRuntime installs the library once per device.
+        assert archive.namelist() == ["alpha/__init__.py", "alpha/logic.py", "main.py", "run.sh"]
         assert archive.read("main.py") == b"print('alpha')\n"
         modes = {info.filename: (info.external_attr >> 16) & 0o777 for info in archive.infolist()}
         assert modes["run.sh"] == 0o755 and modes["main.py"] == 0o644
@@ -539,12 +538,20 @@ def test_real_gdk_configs_follow_the_gdk_schema():
         assert os.path.realpath(recipe) == os.path.join(ROOT, "recipes", name + ".yaml"), path
 
 
+def this_machine():
+    """--platform and --python for this machine as a device (the wheels of every platform and Python
+    are a release build's business: hundreds of MB)."""
+    from local_nucleus.device import device_python, host_platform, python_version
+
+    return ["--platform", host_platform(), "--python", python_version(device_python())]
+
+
 @needs_reference
 def test_real_components_build_into_recipes_that_follow_the_gdk_schema(tmp_path):
     if not real_gdk_configs():
         pytest.skip("no component yet")
-    result = subprocess.run([sys.executable, "-S", BUILD, "--output-dir", str(tmp_path)], capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-S", BUILD, "--output-dir", str(tmp_path)] + this_machine(),
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     with open(os.path.join(GDK_REFERENCE, "recipe_schema.json")) as stream:
         schema = json.load(stream)
@@ -559,7 +566,37 @@ def test_real_components_build_into_recipes_that_follow_the_gdk_schema(tmp_path)
             source = yaml.safe_load(stream)
         assert {key: value for key, value in built.items() if key not in ("ComponentPublisher",)} == \
             {key: value for key, value in source.items() if key not in ("ComponentPublisher",)}, path
+        platform = this_machine()[1]
         for manifest in built["Manifests"]:
             for artifact in manifest.get("Artifacts", []):
                 file_name = artifact["URI"].rsplit("/", 1)[-1]
+                other_platform = re.search(r"-(x86_64|aarch64|armv7l|jetson)\.zip$", file_name)
+                if other_platform and other_platform.group(1) not in (platform, "jetson" if platform == "aarch64"
+                                                                      else platform):
+                    continue  # generated for another platform: not in this build (--platform)
                 assert os.path.isfile(str(tmp_path / "artifacts" / name / version / file_name)), file_name
+    with zipfile.ZipFile(str(tmp_path / "artifacts" / "ggvision.DLRRuntime" / "0.1.0" /
+                             "ggvision.DLRRuntime.zip")) as archive:
+        # the installer, what it installs of ours, and nothing of the build's inputs (dlr-builds/, locks)
+        assert archive.namelist() == ["ggvision-0.1.0-py3-none-any.whl", "install.py", "main.py", "runtime.json"]
+
+
+@needs_reference
+@pytest.mark.parametrize("project", [os.path.dirname(path) for path in real_gdk_configs()],
+                         ids=lambda path: os.path.basename(path) or "root")
+def test_gdk_component_build_passes_in_every_component_folder(project, tmp_path):
+    """What `gdk component build` runs there: gdk-config's custom_build_command, unmodified, in that
+    folder (narrowed to this machine through the environment, as a user may do under GDK)."""
+    with open(os.path.join(project, "gdk-config.json")) as stream:
+        config = json.load(stream)
+    (name, settings), = config["component"].items()
+    command = settings["build"]["custom_build_command"] + ["--output-dir", str(tmp_path / "greengrass-build")]
+    platform, python = this_machine()[1], this_machine()[3]
+    environment = dict(os.environ, GGVISION_BUILD_PLATFORMS=platform, GGVISION_BUILD_PYTHONS=python)
+    result = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=600, env=environment)
+    assert result.returncode == 0, result.stderr
+    folder = settings["version"]  # GDK reads artifacts/<name>/<the gdk-config version as written>
+    recipe = yaml.safe_load((tmp_path / "greengrass-build" / "recipes" / (name + ".yaml")).read_text())
+    assert recipe["ComponentName"] == name
+    if any(manifest.get("Artifacts") for manifest in recipe["Manifests"]):
+        assert (tmp_path / "greengrass-build" / "artifacts" / name / folder / (name + ".zip")).is_file()
