@@ -5,8 +5,8 @@ Run by the nucleus as the component user with the device's own Python (3.8+, sta
     python3 install.py --platform aarch64 --packages DIR --dlr DIR --venv DIR
 
 - `--packages`: the unpacked python-packages-<platform> artifact: wheels and locks/cp3X.txt, the exact
-  `name==version` list to install for each Python the build targeted. Everything installs offline (`--no-index`):
-  many industrial devices reach only AWS endpoints.
+  `name==version` list to install for each Python the build targeted. Everything installs offline
+  (`--no-index`): many industrial devices reach only AWS endpoints.
 - `--dlr`: the unpacked dlr-<build> artifact: the dlr wheel and, where PyPI's wheel does not bundle
   it, the libdlr.so built for this platform, which goes into the installed `dlr` package.
 - `--venv`: where the environment lives (the runtime's work folder). It is re-created only when what
@@ -94,7 +94,8 @@ def install(args) -> str:
 
 
 def check_python() -> None:
-    if sys.version_info < (3, 8):
+    # Checked at run time: the device's python3 may well be older than this file's target.
+    if sys.version_info < (3, 8):  # noqa: UP036
         raise InstallError(f"Python {sys.version.split()[0]} at {sys.executable} is too old: ggvision needs "
                            "3.8 or newer; set the runtime's PythonInterpreter to a newer python3")
 
@@ -117,9 +118,10 @@ def lock_file(packages: str, info: dict) -> str:
     path = os.path.join(packages, "locks", tag + ".txt")
     if not os.path.isfile(path):
         built = ", ".join(info.get("pythons") or []) or "none"
-        raise InstallError(f"no packages for Python {sys.version_info[0]}.{sys.version_info[1]} in this runtime "
-                           f"build (built for: {built}); rebuild with scripts/build --python "
-                           f"{sys.version_info[0]}.{sys.version_info[1]}, or set PythonInterpreter to one of those")
+        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        raise InstallError(f"no packages for Python {version} in this runtime build (built for: {built}); "
+                           f"rebuild with scripts/build --python {version}, or set PythonInterpreter to one "
+                           "of those")
     return path
 
 
@@ -180,8 +182,7 @@ def verify(python: str, platform_name: str) -> None:
               "    ctypes.CDLL(find_lib_path())\n"
               "except Exception as error:\n"
               "    sys.exit('libdlr.so does not load on this device: %s' % error)\n")
-    result = subprocess.run([python, "-c", script] + imports, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            universal_newlines=True)
+    result = subprocess.run([python, "-c", script] + imports, capture_output=True, text=True)
     if result.returncode != 0:
         detail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise InstallError(f"the environment does not work: {detail}")
@@ -193,7 +194,8 @@ def pip(python: str, packages: str, arguments: list) -> None:
     if os.path.isfile(bootstrap):
         command = [python, "-m", "pip"]
     else:
-        wheels = sorted(name for name in os.listdir(packages) if name.startswith("pip-") and name.endswith(".whl"))
+        wheels = sorted(name for name in os.listdir(packages)
+                        if name.startswith("pip-") and name.endswith(".whl"))
         if not wheels:
             raise InstallError(f"no pip wheel in {packages}: rebuild the runtime with scripts/build")
         command = [python, os.path.join(packages, wheels[-1], "pip")]
@@ -203,10 +205,10 @@ def pip(python: str, packages: str, arguments: list) -> None:
 
 
 def run(command: list, problem: str) -> None:
-    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if result.returncode != 0:
         lines = [line for line in result.stdout.strip().splitlines() if line.strip()]
-        raise InstallError(f"{problem}: {lines[-1] if lines else 'exit status %d' % result.returncode}")
+        raise InstallError(f"{problem}: {lines[-1] if lines else f'exit status {result.returncode}'}")
 
 
 def venv_python(venv: str) -> str:
@@ -218,8 +220,8 @@ def python_dir(python: str) -> str:
 
 
 def site_packages(python: str) -> str:
-    return subprocess.check_output([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                   universal_newlines=True).strip()
+    script = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    return subprocess.check_output([python, "-c", script], text=True).strip()
 
 
 def lock_summary(lock: str) -> str:
@@ -227,7 +229,8 @@ def lock_summary(lock: str) -> str:
     with open(lock, encoding="utf-8") as stream:
         pins = [line.split("#", 1)[0].strip().split("==") for line in stream]
     wanted = ("numpy", "opencv-python-headless", "onnxruntime", "awsiotsdk")
-    return ", ".join(f"{pin[0]} {pin[1]}" for pin in pins if len(pin) == 2 and pin[0] in wanted) or "system packages"
+    main = [f"{pin[0]} {pin[1]}" for pin in pins if len(pin) == 2 and pin[0] in wanted]
+    return ", ".join(main) or "system packages"
 
 
 def digest_files(paths: list) -> str:

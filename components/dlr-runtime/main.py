@@ -7,9 +7,9 @@ import sys
 if __name__ == "__main__":
     import cv2
     import dlr
+    import ggvision
     import numpy
 
-    import ggvision
-
-    print(f"ggvision {getattr(ggvision, '__version__', '?')}, numpy {numpy.__version__}, OpenCV {cv2.__version__}, "
-          f"DLR {getattr(dlr, '__version__', '?')} on Python {sys.version.split()[0]}")
+    print(f"ggvision {getattr(ggvision, '__version__', '?')}, numpy {numpy.__version__}, "
+          f"OpenCV {cv2.__version__}, DLR {getattr(dlr, '__version__', '?')}, "
+          f"Python {sys.version.split()[0]}")

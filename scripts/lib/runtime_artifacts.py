@@ -35,16 +35,19 @@ DLR_BUILDS = ("x86_64", "aarch64", "armv7l", "jetson")
 NEO_PLATFORMS = ("jetson", "aarch64", "armv7l", "x86_64")
 DEFAULT_PYTHONS = ("3.8", "3.9", "3.10", "3.11", "3.12")
 PLATFORM_TAGS = {
-    "x86_64": ["manylinux1_x86_64", "manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_27_x86_64",
-               "manylinux_2_28_x86_64"],
+    "x86_64": ["manylinux1_x86_64", "manylinux2014_x86_64", "manylinux_2_17_x86_64",
+               "manylinux_2_27_x86_64", "manylinux_2_28_x86_64"],
     "aarch64": ["manylinux2014_aarch64", "manylinux_2_17_aarch64", "manylinux_2_27_aarch64",
                 "manylinux_2_28_aarch64"],
     "armv7l": ["manylinux2014_armv7l", "manylinux_2_17_armv7l", "manylinux_2_31_armv7l"],
 }
 # The DLR Python package per build: 1.6.0 is the last PyPI wheel with libdlr.so (x86_64 only); on Arm
 # the 1.10.0 wrapper drives the 1.8.0 library (same C API; verified, docs/dlr-runtime.md).
-DLR_WHEELS = {"x86_64": "dlr==1.6.0", "aarch64": "dlr==1.10.0", "armv7l": "dlr==1.10.0", "jetson": "dlr==1.10.0"}
-_PIN = re.compile(r'^\s*([A-Za-z0-9_.-]+)==([^\s;#]+)\s*(?:;\s*python_version\s*==\s*"(\d+\.\d+)")?\s*(?:#.*)?$')
+DLR_WHEELS = {"x86_64": "dlr==1.6.0", "aarch64": "dlr==1.10.0", "armv7l": "dlr==1.10.0",
+              "jetson": "dlr==1.10.0"}
+# A lock line: name==version, optionally `; python_version == "3.X"`, optionally a comment.
+_PIN = re.compile(r'^\s*([A-Za-z0-9_.-]+)==([^\s;#]+)\s*'
+                  r'(?:;\s*python_version\s*==\s*"(\d+\.\d+)")?\s*(?:#.*)?$')
 _SAVED = re.compile(r"^(?:Saved|File was already downloaded)\s+(.+\.whl)\s*$")
 
 
@@ -78,8 +81,10 @@ def arch_of(platform: str) -> str:
 def wanted(file_name: str, options: Options) -> Optional[bool]:
     """True: this build generates the artifact; False: a generated artifact for a platform not
     selected (--platform); None: not a generated artifact."""
-    for prefix, names in (("python-packages-", PLATFORMS), ("dlr-", DLR_BUILDS), ("neo-model-", NEO_PLATFORMS)):
-        stem = file_name[len(prefix):-4] if file_name.startswith(prefix) and file_name.endswith(".zip") else None
+    for prefix, names in (("python-packages-", PLATFORMS), ("dlr-", DLR_BUILDS),
+                          ("neo-model-", NEO_PLATFORMS)):
+        matches = file_name.startswith(prefix) and file_name.endswith(".zip")
+        stem = file_name[len(prefix):-4] if matches else None
         if stem in names:
             return arch_of(stem) in options.platforms
     return None
@@ -211,7 +216,8 @@ def dlr_build(build: str, component_dir: str, target: str, options: Options) -> 
 
 
 def _has_dlr(folder: str) -> bool:
-    return os.path.isdir(folder) and any(name == "libdlr.so" or name.endswith(".whl") for name in os.listdir(folder))
+    return os.path.isdir(folder) and any(name == "libdlr.so" or name.endswith(".whl")
+                                         for name in os.listdir(folder))
 
 
 # ------------------------------------------------------------------ Neo models
@@ -256,7 +262,8 @@ def ggvision_wheel(shared_dir: str, version: str, output_dir: str) -> str:
     metadata = (f"Metadata-Version: 2.1\nName: ggvision\nVersion: {version}\nSummary: ggvision's shared "
                 "library for AWS IoT Greengrass computer-vision components\nRequires-Python: >=3.8\n"
                 "License: Apache-2.0\n").encode()
-    wheel = b"Wheel-Version: 1.0\nGenerator: ggvision scripts/build\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    wheel = (b"Wheel-Version: 1.0\nGenerator: ggvision scripts/build\nRoot-Is-Purelib: true\n"
+             b"Tag: py3-none-any\n")
     records += [(f"{dist_info}/METADATA", metadata), (f"{dist_info}/WHEEL", wheel),
                 (f"{dist_info}/top_level.txt", b"ggvision\n")]
     lines = []

@@ -460,7 +460,8 @@ def test_a_recipe_only_component_builds_to_its_recipe_alone(repo):
     assert result.returncode == 0, result.stderr
     assert "recipes/test.Collection.yaml" in built_files(repo / "out")
     assert not [name for name in built_files(repo / "out") if name.startswith("artifacts/test.Collection")]
-    assert os.path.isdir(str(repo / "out" / "artifacts" / "test.Collection" / "2.0.0"))  # GDK publish reads it
+    # GDK publish reads it:
+    assert os.path.isdir(str(repo / "out" / "artifacts" / "test.Collection" / "2.0.0"))
     built = yaml.safe_load((repo / "out" / "recipes" / "test.Collection.yaml").read_text())
     assert built["ComponentDependencies"] == {"test.Alpha": {"VersionRequirement": ">=0.3.0"}}
 
@@ -571,14 +572,15 @@ def test_real_components_build_into_recipes_that_follow_the_gdk_schema(tmp_path)
             for artifact in manifest.get("Artifacts", []):
                 file_name = artifact["URI"].rsplit("/", 1)[-1]
                 other_platform = re.search(r"-(x86_64|aarch64|armv7l|jetson)\.zip$", file_name)
-                if other_platform and other_platform.group(1) not in (platform, "jetson" if platform == "aarch64"
-                                                                      else platform):
+                built_here = (platform, "jetson" if platform == "aarch64" else platform)
+                if other_platform and other_platform.group(1) not in built_here:
                     continue  # generated for another platform: not in this build (--platform)
                 assert os.path.isfile(str(tmp_path / "artifacts" / name / version / file_name)), file_name
     with zipfile.ZipFile(str(tmp_path / "artifacts" / "ggvision.DLRRuntime" / "0.1.0" /
                              "ggvision.DLRRuntime.zip")) as archive:
         # the installer, what it installs of ours, and nothing of the build's inputs (dlr-builds/, locks)
-        assert archive.namelist() == ["ggvision-0.1.0-py3-none-any.whl", "install.py", "main.py", "runtime.json"]
+        assert archive.namelist() == ["ggvision-0.1.0-py3-none-any.whl", "install.py", "main.py",
+                                      "runtime.json"]
 
 
 @needs_reference
@@ -593,7 +595,8 @@ def test_gdk_component_build_passes_in_every_component_folder(project, tmp_path)
     command = settings["build"]["custom_build_command"] + ["--output-dir", str(tmp_path / "greengrass-build")]
     platform, python = this_machine()[1], this_machine()[3]
     environment = dict(os.environ, GGVISION_BUILD_PLATFORMS=platform, GGVISION_BUILD_PYTHONS=python)
-    result = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=600, env=environment)
+    result = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=600,
+                            env=environment)
     assert result.returncode == 0, result.stderr
     folder = settings["version"]  # GDK reads artifacts/<name>/<the gdk-config version as written>
     recipe = yaml.safe_load((tmp_path / "greengrass-build" / "recipes" / (name + ".yaml")).read_text())

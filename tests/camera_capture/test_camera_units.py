@@ -3,7 +3,6 @@ newest-frame slot, downscale and the MJPEG reader against a local server."""
 
 import copy
 import dataclasses
-import os
 import threading
 import time
 

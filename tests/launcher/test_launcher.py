@@ -62,7 +62,9 @@ Manifests:
   - Platform:
       os: linux
     Lifecycle:
-      Run: "{ggvision.DLRRuntime:work:path}/venv/bin/python3 -u {artifacts:decompressedPath}/test.launcher.Example/main.py"
+      Run: >-
+        {ggvision.DLRRuntime:work:path}/venv/bin/python3 -u
+        {artifacts:decompressedPath}/test.launcher.Example/main.py
     Artifacts:
       - URI: s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/test.launcher.Example.zip
         Unarchive: ZIP
@@ -109,8 +111,9 @@ def built(tmp_path_factory, device_runtime):
     extra_artifacts.mkdir(parents=True)
     shutil.copy(str(output / "artifacts" / EXAMPLE_NAME / EXAMPLE_VERSION / (EXAMPLE_NAME + ".zip")),
                 str(extra_artifacts))
-    built = device_runtime.with_components({"recipes": [str(output / "recipes"), str(extra)],
-                                            "artifacts": [str(output / "artifacts"), str(base / "artifacts")]})
+    built = device_runtime.with_components({
+        "recipes": [str(output / "recipes"), str(extra)],
+        "artifacts": [str(output / "artifacts"), str(base / "artifacts")]})
     return dict(built, python=device_runtime.python)
 
 

@@ -10,7 +10,6 @@ import sys
 import time
 
 import cv2
-
 from ggvision.frames import FrameReader, FrameUnavailable
 from ggvision.ipc import IpcClient
 from ggvision.lifecycle import StopSignal
@@ -46,7 +45,7 @@ def main() -> int:
             stats["last"] = result
             event = latest_frame.get(camera)
             if event is not None and event["seq"] == result["seq"]:
-                _draw(reader, event, result, os.path.join(output, "latest-{}.jpg".format(camera)))
+                _draw(reader, event, result, os.path.join(output, f"latest-{camera}.jpg"))
         if time.monotonic() >= next_print:
             next_print += 1.0
             for camera, stats in sorted(summary.items()):
