@@ -194,11 +194,13 @@ def pip(python: str, packages: str, arguments: list) -> None:
     if os.path.isfile(bootstrap):
         command = [python, "-m", "pip"]
     else:
-        wheels = sorted(name for name in os.listdir(packages)
-                        if name.startswith("pip-") and name.endswith(".whl"))
+        # The pip this Python's lock names (a newer one may not run on an older Python).
+        with open(lock_file(packages, {}), encoding="utf-8") as stream:
+            pins = dict(line.split("#", 1)[0].strip().split("==", 1) for line in stream if "==" in line)
+        wheels = [name for name in os.listdir(packages) if name.startswith(f"pip-{pins.get('pip')}-")]
         if not wheels:
             raise InstallError(f"no pip wheel in {packages}: rebuild the runtime with scripts/build")
-        command = [python, os.path.join(packages, wheels[-1], "pip")]
+        command = [python, os.path.join(packages, wheels[0], "pip")]
     command += ["install", "--no-index", "--no-deps", "--find-links", packages, "--no-cache-dir",
                 "--disable-pip-version-check", "--no-warn-script-location", "--quiet"]
     run(command + arguments, "installing Python packages failed")

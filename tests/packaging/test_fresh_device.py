@@ -47,11 +47,19 @@ def runtime_line(launcher):
     return next(line for line in launcher.log_lines(RUNTIME) if line.startswith(f"{RUNTIME}: "))
 
 
-def test_from_built_artifacts_and_a_bare_python_to_detections(tmp_path):
-    build = build_for_this_machine(str(tmp_path / "build"), [RUNTIME, CAMERA, DETECTOR])
+@pytest.mark.parametrize("python", ["device", "3.8"])
+def test_from_built_artifacts_and_a_bare_python_to_detections(tmp_path, python):
+    """`device`: the python3 the nucleus finds here; `3.8`: Jetson JetPack 5's Python (pyenv's)."""
+    extra = []
+    if python == "3.8":
+        if _pyenv("3.8") is None:
+            pytest.skip("no Python 3.8 on this machine")
+        extra = ["--python", "3.8"]
+    build = build_for_this_machine(str(tmp_path / "build"), [RUNTIME, CAMERA, DETECTOR], extra)
     work = str(tmp_path / "runtime-work")  # a device that never had ggvision
     offline = offline_prefix()
-    interpreter = f"{offline}{device_python()} -S"  # -S: not even the system's site-packages
+    bare = device_python() if python == "device" else _pyenv("3.8")
+    interpreter = f"{offline}{bare} -S"  # -S: not even the system's site-packages
     venv_python = os.path.join(work, "venv", "bin", "python3")
     with local_nucleus() as nucleus:
         built = dict(build, nucleus=nucleus)
@@ -64,7 +72,8 @@ def test_from_built_artifacts_and_a_bare_python_to_detections(tmp_path):
                 assert " ready: created " in runtime_line(launcher)
                 for name in (CAMERA, DETECTOR):
                     assert nucleus.wait_for_state(name, "RUNNING", WAIT), launcher.log_lines(name)
-                    assert any("starting: Python" in line and line.endswith(f" at {venv_python}")
+                    started = "starting: Python 3.8." if python == "3.8" else "starting: Python "
+                    assert any(started in line and line.endswith(f" at {venv_python}")
                                for line in launcher.log_lines(name)), launcher.log_lines(name)
                 message = detections.get(WAIT)
                 assert message is not None, launcher.log_lines(DETECTOR)
@@ -75,6 +84,8 @@ def test_from_built_artifacts_and_a_bare_python_to_detections(tmp_path):
                 assert any("loaded from" in line and "(onnx)" in line for line in lines), lines
         finally:
             watcher.close()
+        if python != "device":
+            return
 
         # The next deployment: the environment is re-used (nothing re-installed).
         with launch(built, str(tmp_path / "run2"), work, interpreter, [RUNTIME], io.StringIO()) as launcher:
