@@ -6,9 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-import yaml
-
-from .recipes import RecipeError
+from .recipes import RecipeError, read_document
 
 _log = logging.getLogger("local_nucleus.deployment_config")
 
@@ -63,13 +61,7 @@ def parse_configuration_updates(data: Any, source: str = "<configuration>") -> D
 
 def load_configuration_updates(path: str) -> Dict[str, ConfigurationUpdate]:
     """Read a configuration update file (JSON or YAML)."""
-    try:
-        with open(path, encoding="utf-8") as stream:
-            text = stream.read()
-        data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError) as error:
-        raise RecipeError(f"cannot read configuration file {path}: {error}") from error
-    return parse_configuration_updates(data, path)
+    return parse_configuration_updates(read_document(path, "configuration file"), path)
 
 
 def resolve_configuration(defaults: Dict[str, Any], update: Optional[ConfigurationUpdate] = None,

@@ -131,15 +131,19 @@ class Recipe:
 
 # ---------------------------------------------------------------- loading
 
-def load_recipe(path: str) -> Recipe:
-    """Parse one recipe file (YAML or JSON)."""
+def read_document(path: str, what: str) -> Any:
+    """A JSON (`.json`) or YAML file's data; RecipeError naming `what` when it cannot be read."""
     try:
         with open(path, encoding="utf-8") as stream:
             text = stream.read()
-        data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+        return json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
     except (OSError, ValueError, yaml.YAMLError) as error:
-        raise RecipeError(f"cannot read recipe {path}: {error}") from error
-    return parse_recipe(data, path)
+        raise RecipeError(f"cannot read {what} {path}: {error}") from error
+
+
+def load_recipe(path: str) -> Recipe:
+    """Parse one recipe file (YAML or JSON)."""
+    return parse_recipe(read_document(path, "recipe"), path)
 
 
 def parse_recipe(data: Any, path: str = "<recipe>") -> Recipe:
