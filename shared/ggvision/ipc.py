@@ -262,6 +262,14 @@ class IpcClient:
         self._client.close()
 
 
+def describe_error(error: BaseException) -> str:
+    """`Type: reason` on one line. The IPC client's errors (UnauthorizedError, ...) carry their reason in
+    `.message`, and their str() is empty."""
+    text = getattr(error, "message", None) or str(error)
+    text = " ".join(str(text).split())
+    return type(error).__name__ + (": " + text if text else "")
+
+
 def encode_iot_payload(payload: Union[bytes, Dict[str, Any]]) -> bytes:
     """JSON-encode (compactly) and check the IoT Core size limit."""
     data = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()

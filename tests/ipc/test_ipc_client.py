@@ -114,3 +114,14 @@ def test_component_metrics_are_sent_where_the_nucleus_takes_them_and_refusal_is_
     assert nucleus.metrics("ggvision.Test") == []
     aws_named.close()
     ours.close()
+
+
+def test_ipc_errors_are_described_with_their_reason():
+    # The IPC client's errors keep their reason in .message; str() of them is empty.
+    from awsiot.greengrasscoreipc.model import UnauthorizedError
+    from ggvision.ipc import describe_error
+
+    error = UnauthorizedError(message="Principal x is not authorized")
+    assert describe_error(error) == "UnauthorizedError: Principal x is not authorized"
+    assert describe_error(ValueError("bad\nvalue")) == "ValueError: bad value"
+    assert describe_error(TimeoutError()) == "TimeoutError"

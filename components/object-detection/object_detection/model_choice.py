@@ -20,8 +20,11 @@ PLATFORM_ENV = "GGVISION_PLATFORM"
 
 # The SageMaker Neo compilation target (CreateCompilationJob OutputConfig) for each platform.
 NEO_TARGETS = {
-    "jetson": "TargetDevice jetson_nano, jetson_tx2 or jetson_xavier (the board's), or TargetPlatform "
-              "Os LINUX, Arch ARM64, Accelerator NVIDIA (with its JetPack's gpu-code, trt-ver and cuda-ver)",
+    # The runtime's default Jetson DLR is the aarch64 CPU build: GPU targets need a JetPack DLR build.
+    "jetson": "TargetPlatform Os LINUX, Arch ARM64 (the CPU, which the default DLR build runs), or, with a "
+              "JetPack GPU DLR build in ggvision.DLRRuntime's Jetson slot, TargetDevice jetson_nano, "
+              "jetson_tx2 or jetson_xavier (the board's) or TargetPlatform Os LINUX, Arch ARM64, "
+              "Accelerator NVIDIA (with its JetPack's gpu-code, trt-ver and cuda-ver)",
     "aarch64": "TargetPlatform Os LINUX, Arch ARM64 (any 64-bit Arm Linux, a Raspberry Pi 4 on a 64-bit OS "
                "included)",
     "armv7l": "TargetDevice rasp3b (Raspberry Pi 3 or 4 on a 32-bit OS) or TargetPlatform Os LINUX, "

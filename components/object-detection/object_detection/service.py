@@ -14,7 +14,7 @@ from ggvision.component import ServiceError
 from ggvision.detector import Detector
 from ggvision.frames import FrameReader
 from ggvision.inference.protocol import topics
-from ggvision.ipc import IpcClient, PayloadTooLarge, Subscription
+from ggvision.ipc import IpcClient, PayloadTooLarge, Subscription, describe_error
 from ggvision.log import get_logger
 from ggvision.runtimes import RuntimeLoadError
 
@@ -74,10 +74,8 @@ class DetectionService:
         try:
             return self._ipc.subscribe(topic, max_pending, wakeup=self._wakeup)
         except Exception as error:  # typically UnauthorizedError: a topic changed without the policy
-            text = " ".join(str(error).split())
-            reason = type(error).__name__ + (": " + text if text else "")
-            raise ServiceError(f"cannot subscribe to {topic}: {reason} (the component's accessControl must "
-                               "allow aws.greengrass#SubscribeToTopic on it)") from None
+            raise ServiceError(f"cannot subscribe to {topic}: {describe_error(error)} (the component's "
+                               "accessControl must allow aws.greengrass#SubscribeToTopic on it)") from None
 
     def stop(self) -> None:
         self._stopping.set()
@@ -227,8 +225,8 @@ class DetectionService:
                 self._ipc.publish_iot_core(topic, message)
             except PayloadTooLarge as error:
                 _log.warning("counts for %s not sent: %s", message["camera_id"], error)
-            except Exception as error:
-                _log.warning("cannot publish counts to IoT Core: %s", error)
+            except Exception as error:  # UnauthorizedError: a CountsTopic outside the mqttproxy policy
+                _log.warning("cannot publish counts to IoT Core on %s: %s", topic, describe_error(error))
 
 
 def model_load_failure(model_dir: str, error: BaseException) -> str:
