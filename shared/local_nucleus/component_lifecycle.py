@@ -14,6 +14,7 @@ import collections
 import logging
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -22,6 +23,7 @@ import time
 from typing import IO, TYPE_CHECKING, Any, Deque, Dict, List, Optional, Set, Tuple
 
 from .plan import ComponentPlan
+from .process_environment import SYSTEMD_DEFAULT_PATH
 from .recipes import LifecycleStep, lifecycle_step
 
 if TYPE_CHECKING:
@@ -163,7 +165,10 @@ class ComponentLifecycle:
 
     def _install(self) -> str:
         step = lifecycle_step(self.plan.lifecycle, "Install")
-        if step is None or self._skip(step, "Install"):
+        skip = self._skip(step, "Install")
+        if skip is None:
+            return "error"
+        if step is None or skip:
             return "ok"
         generation = self._spawn("Install", step)
         timeout = step.timeout if step.timeout is not None else INSTALL_TIMEOUT
@@ -186,9 +191,16 @@ class ComponentLifecycle:
         """Run Startup or Run; ("finished" | "error" | "stopped", the state the error happened in)."""
         startup = lifecycle_step(self.plan.lifecycle, "Startup")
         run = lifecycle_step(self.plan.lifecycle, "Run")
-        if startup is not None and not self._skip(startup, "Startup"):
-            return self._startup(startup)
-        if run is None or self._skip(run, "Run"):
+        if startup is not None:
+            skip = self._skip(startup, "Startup")
+            if skip is None:
+                return "error", STARTING
+            # A skipped Startup is "done" with no process: only a RUNNING report ends STARTING.
+            return self._startup(startup, spawn=not skip)
+        skip = self._skip(run, "Run")
+        if skip is None:
+            return "error", RUNNING
+        if run is None or skip:
             return "finished", RUNNING
         generation = self._spawn("Run", run)
         self._errors[STARTING].clear()
@@ -212,10 +224,10 @@ class ComponentLifecycle:
                 _log.error("%s: reported ERRORED", self.name)
                 return "error", RUNNING
 
-    def _startup(self, step: LifecycleStep) -> Tuple[str, str]:
+    def _startup(self, step: LifecycleStep, spawn: bool = True) -> Tuple[str, str]:
         # A Startup script launches background processes; its exit 0 (or the component reporting
         # RUNNING) means RUNNING. A non-zero exit of it is an error even later, as in the nucleus.
-        generation = self._spawn("Startup", step)
+        generation = self._spawn("Startup", step) if spawn else None
         timeout = step.timeout if step.timeout is not None else STARTUP_TIMEOUT
         deadline: Optional[float] = time.monotonic() + timeout
         phase = STARTING
@@ -242,7 +254,7 @@ class ComponentLifecycle:
 
     def _run_shutdown(self) -> None:
         step = lifecycle_step(self.plan.lifecycle, "Shutdown")
-        if step is None or self._skip(step, "Shutdown"):
+        if step is None or self._skip(step, "Shutdown") is not False:
             return
         generation = self._spawn("Shutdown", step)
         timeout = step.timeout if step.timeout is not None else SHUTDOWN_TIMEOUT
@@ -255,20 +267,25 @@ class ComponentLifecycle:
             if event[0] == "exit" and event[1] == generation:
                 return
 
-    def _skip(self, step: LifecycleStep, name: str) -> bool:
-        if not step.skipif:
+    def _skip(self, step: Optional[LifecycleStep], name: str) -> Optional[bool]:
+        """Whether `Skipif` skips the step; None when the expression is invalid (the step errors), as in
+        the nucleus's GenericExternalService.shouldSkip: `[!]onpath CMD` (the nucleus's own PATH, not
+        the step's Setenv) or `[!]exists PATH` (`~/` expanded)."""
+        if step is None or not step.skipif:
             return False
-        check, _, argument = step.skipif.strip().partition(" ")
-        argument = argument.strip()
+        expression = step.skipif.strip()
+        negate = expression.startswith("!")
+        match = re.fullmatch(r"(\S+)\s+(.+)", expression[1:].strip() if negate else expression)
+        check = match.group(1) if match else None
         if check == "onpath":
-            path = self.launcher._environment(self, step).get("PATH")
-            skip = shutil.which(argument, path=path) is not None
+            skip = shutil.which(match.group(2).strip(), path=SYSTEMD_DEFAULT_PATH) is not None
         elif check == "exists":
-            skip = os.path.exists(argument)
+            skip = os.path.exists(os.path.expanduser(match.group(2).strip()))
         else:
-            _log.error("%s: Skipif %r not understood (onpath or exists); the step runs",
-                       self.name, step.skipif)
-            return False
+            _log.error("%s: %s has an invalid Skipif %r ([!]onpath CMD or [!]exists PATH): the step errors",
+                       self.name, name, step.skipif)
+            return None
+        skip = skip != negate
         if skip:
             _log.info("%s: %s skipped (Skipif %s)", self.name, name, step.skipif)
         return skip

@@ -499,6 +499,10 @@ def test_skipif_onpath_and_exists_skip_the_install_step(workspace, tmp_path, mon
         "test.fidelity.RunOnpathDeveloperOnly": ("onpath ggvision-dev-only-tool", False),
         "test.fidelity.SkipExists": (f"exists {present}", True),
         "test.fidelity.RunExistsMissing": (f"exists {tmp_path / 'absent'}", False),
+        # GenericExternalService.shouldSkip: a leading "!" negates; exists expands "~/"
+        "test.fidelity.SkipNotOnpath": ("! onpath ggvision-no-such-command", True),
+        "test.fidelity.RunNotExists": (f"!exists {present}", False),
+        "test.fidelity.SkipExistsHome": ("exists ~/", True),
     }
     for name, (skipif, _) in cases.items():
         workspace.add(recipe(name, {
@@ -515,6 +519,33 @@ def test_skipif_onpath_and_exists_skip_the_install_step(workspace, tmp_path, mon
         assert launcher.log_lines(name) == expected, (name, skipif)
         installed = os.path.exists(os.path.join(workspace.work(name), "install-ran"))
         assert installed is not skipped, (name, skipif)
+
+
+def test_an_invalid_skipif_makes_the_step_an_error_as_in_the_nucleus(workspace):
+    # shouldSkip throws InputValidationException: the step is errored, not run and not skipped.
+    workspace.add(recipe("test.fidelity.BadSkipif", {
+        "Install": {"Script": "echo install ran", "Skipif": "whenever it rains"}, "Run": "echo run ran"}))
+
+    launcher = workspace.launch(["test.fidelity.BadSkipif"])
+
+    assert launcher.wait_for_state("test.fidelity.BadSkipif", BROKEN, WAIT)
+    assert launcher.state_history("test.fidelity.BadSkipif") == [NEW, ERRORED, NEW, ERRORED, NEW, BROKEN]
+    assert launcher.log_lines("test.fidelity.BadSkipif") == []  # neither step ran
+
+
+def test_a_skipped_startup_waits_for_the_component_to_report_running(workspace):
+    # A skipped step is done with no process: nothing exits 0, so only UpdateState(RUNNING) (or the
+    # Startup Timeout) ends STARTING; Run is not used instead.
+    workspace.add(recipe("test.fidelity.SkippedStartup", {
+        "Startup": {"Script": "echo startup ran", "Skipif": "onpath sh", "Timeout": 2},
+        "Run": "echo run ran"}))
+
+    launcher = workspace.launch(["test.fidelity.SkippedStartup"])
+
+    assert launcher.wait_for_state("test.fidelity.SkippedStartup", BROKEN, WAIT)
+    assert launcher.state_history("test.fidelity.SkippedStartup") == [NEW, INSTALLED] \
+        + [STARTING, ERRORED, STOPPING, INSTALLED] * 2 + [STARTING, BROKEN]
+    assert launcher.log_lines("test.fidelity.SkippedStartup") == []
 
 
 # ------------------------------------------------------------------------------------ 5. shared_work
