@@ -15,7 +15,7 @@ import time
 from . import ARCHES, host, rootfs
 from .chroot import USER, Chroot
 from .compare import DEFAULT_TOLERANCE, compare, frames, stats
-from .pipeline import REPO, SCORE_THRESHOLD, VIDEO, PipelineRun, video_frames
+from .pipeline import REPO, SCORE_THRESHOLD, VIDEO, PipelineRun, ring_folder, video_frames
 
 SHARED = os.path.join(os.path.dirname(REPO), "shared")
 FIXTURES = {
@@ -185,6 +185,7 @@ def run_host(arch, args, work, build_dir, until_seq):
         ok = run.watch(done, args.timeout, progress(arch, run, "host"))
     finally:
         run.stop()
+        shutil.rmtree(ring_folder(), ignore_errors=True)
     return run, ok
 
 
@@ -260,7 +261,7 @@ def report(arch, args, device, host_run):
         args.tolerance, f", {result['borderline']} borderline" if result["borderline"] else ""))
     for problem in problems[:20]:
         log(arch, problem)
-    summary = "install {}, {} frames/s, inference {} ms".format(
+    summary = "install {}, {} frames/s, inference {} ms (emulated)".format(
         f"{install:.0f} s" if install is not None else "?", _num(on_device["fps"], "{:.1f}"),
         _num(on_device["inference_ms_median"], "{:.1f}"))
     if problems:

@@ -60,12 +60,18 @@ def video_frames(python, folder, video=VIDEO):
     return folder
 
 
+def ring_folder():
+    """The frame rings' folder: per check, so that it never meets a demo's or a test's rings on the host
+    (inside the device, /dev/shm is the chroot's own tmpfs)."""
+    return f"/dev/shm/ggvision-device-check-{os.getpid()}"
+
+
 def configuration(inner, source, frame_rate):
     """The deployment's configuration update: `source` (the sample video, or a folder of its frames) as
     a camera, looped and read in lockstep (`PlaybackSpeed: max`: every frame announced in order, so a
     frame's seq names the same video frame in every run), DLR on the Neo model the recipe ships for the
     platform, the recorder's file."""
-    ring = f"/dev/shm/ggvision-device-check-{os.getpid()}"
+    ring = ring_folder()
     return {
         "ggvision.CameraCapture": {"MERGE": {
             "Cameras": [{"CameraId": CAMERA, "Source": f"{inner}/camera/{source}", "Loop": True,
