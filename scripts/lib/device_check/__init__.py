@@ -7,7 +7,10 @@ Modules, one concept each:
   chroot    entering an unpacked root filesystem: private mount namespace, ARM cpuinfo, env -i
   pipeline  one CameraCapture -> ObjectDetection run under the local nucleus (device or host)
   compare   detections of two runs, frame by frame, within a tolerance
-  check     the whole check: build, host run, device run, compare, PASS/FAIL
+  report    the figures, the comparison's verdict and the PASS/FAIL line
+  check     the whole check: build, device run, host run, report
+  recorder/ the recorder component (recipe + artifact) both runs deploy next to ggvision's
+  cpuinfo-* an Arm /proc/cpuinfo per architecture (QEMU passes the host's x86 one through)
 """
 
 # Device names (as `uname -m` reports them) -> Debian architecture and the names used elsewhere.
