@@ -34,24 +34,8 @@ pytestmark = [
 
 WAIT = 60
 README_SCORE = 0.998
-MODEL_YAML = """\
-# fixtures/dlr/README.md: input `data`, RGB, pixel / 255, NCHW float32, stretched; no mean/std.
-name: colour-detector-512
-version: "1"
-input:
-  name: data
-  width: 512
-  height: 512
-  layout: NCHW
-  channel_order: RGB
-  resize: stretch
-  scale: 0.00392156862745098
-  mean: [0, 0, 0]
-  std: [1, 1, 1]
-output:
-  layout: gluoncv
-labels: [red, green, blue]
-"""
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODEL_YAML = os.path.join(TESTS, "fixtures", "colour_detector_512.model.yaml")
 
 
 def fixture_model(destination, runtime):
@@ -65,8 +49,7 @@ def fixture_model(destination, runtime):
         os.makedirs(destination)
         shutil.copy(os.path.join(FIXTURES, "colour_detector_512.onnx"),
                     os.path.join(destination, "model.onnx"))
-    with open(os.path.join(destination, "model.yaml"), "w") as f:
-        f.write(MODEL_YAML)
+    shutil.copyfile(MODEL_YAML, os.path.join(destination, "model.yaml"))
     return destination
 
 

@@ -24,24 +24,8 @@ FIXTURES = {
     "aarch64": os.path.join(SHARED, "fixtures", "dlr-platforms", "colour_detector_512_dlr_aarch64"),
     "armv7l": os.path.join(SHARED, "fixtures", "dlr-platforms", "colour_detector_512_dlr_armv7l"),
 }
-# The fixtures' input and output (fixtures/dlr/README.md), as the test of the DLR path writes it.
-MODEL_YAML = """\
-name: colour-detector-512
-version: "1"
-input:
-  name: data
-  width: 512
-  height: 512
-  layout: NCHW
-  channel_order: RGB
-  resize: stretch
-  scale: 0.00392156862745098
-  mean: [0, 0, 0]
-  std: [1, 1, 1]
-output:
-  layout: gluoncv
-labels: [red, green, blue]
-"""
+# The fixtures' input and output (fixtures/dlr/README.md): the model.yaml the DLR tests use too.
+MODEL_YAML = os.path.join(REPO, "tests", "fixtures", "colour_detector_512.model.yaml")
 DEVICE_PYTHON = "3.11"  # Debian bookworm's, the rootfs's
 INNER = "/opt/ggvision-check"
 SERVICE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -93,8 +77,7 @@ def neo_model(arch, destination):
     os.chmod(destination, 0o755)
     for name in os.listdir(destination):  # the shared fixtures are read-only
         os.chmod(os.path.join(destination, name), 0o644)
-    with open(os.path.join(destination, "model.yaml"), "w") as f:
-        f.write(MODEL_YAML)
+    shutil.copyfile(MODEL_YAML, os.path.join(destination, "model.yaml"))
     return destination
 
 
