@@ -86,7 +86,18 @@ def install(args) -> str:
     ggvision_digest = digest_files([wheel])
     if not reused or stamp.get("ggvision") != ggvision_digest:
         pip(python, args.packages, ["--force-reinstall", wheel])
-    verify(python, args.platform)
+    try:
+        verify(python, args.platform)
+    except InstallError as error:
+        if not reused:
+            raise
+        # Damaged since it was made (a deleted file, a full disk): make it again, once.
+        print(f"ggvision.DLRRuntime: the existing environment is damaged ({error}); creating it again",
+              flush=True)
+        reused = False
+        create_environment(venv, args.platform, args.packages, lock, args.dlr)
+        pip(python, args.packages, ["--force-reinstall", wheel])
+        verify(python, args.platform)
     write_json(os.path.join(venv, STAMP), dict(wanted, ggvision=ggvision_digest))
     how = "re-used" if reused else "created"
     return (f"{info['version']} ready: {how} {python} (Python {wanted['python']}, {args.platform}, "

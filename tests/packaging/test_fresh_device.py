@@ -44,7 +44,9 @@ def launch(built, run_dir, work, interpreter, components, output):
 
 
 def runtime_line(launcher):
-    return next(line for line in launcher.log_lines(RUNTIME) if line.startswith(f"{RUNTIME}: "))
+    """The runtime's closing line (`ggvision.DLRRuntime: <version> ready: …`)."""
+    return next(line for line in launcher.log_lines(RUNTIME) if line.startswith(f"{RUNTIME}: ")
+                and " ready: " in line)
 
 
 @pytest.mark.parametrize("python", ["device", "3.8"])
@@ -91,6 +93,17 @@ def test_from_built_artifacts_and_a_bare_python_to_detections(tmp_path, python):
         with launch(built, str(tmp_path / "run2"), work, interpreter, [RUNTIME], io.StringIO()) as launcher:
             assert launcher.wait_for_state(RUNTIME, "FINISHED", INSTALL), launcher.log_lines(RUNTIME)
             assert " ready: re-used " in runtime_line(launcher)
+
+        # A real fault: a package deleted from the environment. The next install notices and makes it again.
+        site = subprocess.check_output([venv_python, "-c", "import numpy, os; print(os.path.dirname("
+                                        "os.path.dirname(numpy.__file__)))"], text=True).strip()
+        shutil.rmtree(os.path.join(site, "numpy"))
+        with launch(built, str(tmp_path / "run-damaged"), work, interpreter, [RUNTIME],
+                    io.StringIO()) as launcher:
+            assert launcher.wait_for_state(RUNTIME, "FINISHED", INSTALL), launcher.log_lines(RUNTIME)
+            lines = launcher.log_lines(RUNTIME)
+            assert any("the existing environment is damaged" in line and "numpy" in line for line in lines)
+            assert " ready: created " in runtime_line(launcher)
 
         # A new runtime version: the environment is made again.
         newer = build_for_this_machine(str(tmp_path / "build-0.1.1"), [RUNTIME], ["--version", "0.1.1"])
