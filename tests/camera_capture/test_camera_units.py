@@ -12,7 +12,7 @@ import pytest
 from camera_capture.backoff import Backoff
 from camera_capture.downscale import fit_within, fitted_size
 from camera_capture.latest import Frame, LatestFrame
-from camera_capture.redaction import redact
+from camera_capture.redaction import redact, redact_source, redact_value
 from camera_capture.service import CaptureService
 from camera_capture.settings import CaptureSettings, camera_configs
 from camera_capture.sources import SourceError, make_source, source_kind
@@ -65,6 +65,45 @@ def test_redaction_removes_credentials_from_sources_and_messages(text, expected)
     assert "s3cret" not in redact(text)
 
 
+@pytest.mark.parametrize("source, expected", [
+    # The user-info ends at the LAST '@' before the host: an unencoded '@' in the password leaks nothing.
+    ("rtsp://admin:p@ss@cam/stream", "rtsp://cam/stream"),
+    ("rtsp://admin:s3c@r@et@10.0.0.5:554/s", "rtsp://10.0.0.5:554/s"),
+    # '/', '#', '?' and a space in an unencoded password.
+    ("rtsp://admin:s3/cret@cam/stream", "rtsp://cam/stream"),
+    ("rtsp://admin:s3#cret@cam/stream", "rtsp://cam/stream"),
+    ("rtsp://admin:s3?cret@cam/stream", "rtsp://cam/stream"),
+    ("rtsp://admin:s3 cret@cam/stream", "rtsp://cam/stream"),
+    ("http://admin:a/b#c d@e@cam:8080/video.mjpg?fps=5", "http://cam:8080/video.mjpg?fps=5"),
+    ("rtsp://u:s3cret@[fe80::1]:554/s", "rtsp://[fe80::1]:554/s"),
+    # Not valid URLs: whatever precedes the last '@' is taken for user-info.
+    ("rtsp:/admin:s3cret@cam/stream", "rtsp:/cam/stream"),
+    ("rtsp:admin:s3cret@cam/stream", "rtsp:cam/stream"),
+    ("admin:s3cret@cam/stream", "cam/stream"),
+    ("//admin:s3cret@cam/stream", "//cam/stream"),
+    ("http://cam/snap.cgi?pwd=s3 cret&res=1", "http://cam/snap.cgi?pwd=***&res=1"),
+    # What has no credentials is kept.
+    ("/videos/front@2x.mp4", "/videos/front@2x.mp4"),
+    ("rtsp://cam/stream", "rtsp://cam/stream"),
+])
+def test_source_redaction_drops_everything_up_to_the_last_at(source, expected):
+    assert redact_source(source) == expected
+    for secret in ("s3", "cret", "ss@", "p@", "admin"):
+        assert secret not in redact_source(source) or secret in expected
+    if "://" in source and "pwd=" not in source:  # the same in free text (logs, error messages)
+        assert redact(source) == expected
+
+
+def test_an_error_text_quoting_a_source_with_an_unencoded_password_leaks_none_of_it():
+    text = "cannot open rtsp://admin:p@ss w/rd#1@cam/s: timeout after 5 s"
+    assert redact(text) == "cannot open rtsp://cam/s: timeout after 5 s"
+
+
+def test_values_given_as_lists_or_objects_are_redacted_inside():
+    value = {"url": "rtsp://admin:s3cret@cam/s", "Password": "s3cret", "more": ["http://u:s3cret@x/y", 5]}
+    assert redact_value(value) == {"url": "rtsp://cam/s", "Password": "***", "more": ["http://x/y", 5]}
+
+
 # ---------------------------------------------------------------- settings
 
 def settings_with(**changes):
@@ -103,6 +142,16 @@ def test_numeric_source_is_a_device_number():
     ([{"CameraId": "a", "Source": "videos/relative.mp4"}], "Cameras[0].Source = 'videos/relative.mp4'"),
     ([{"CameraId": "a", "Source": "ftp://admin:s3cret@cam/video"}], "Cameras[0].Source = 'ftp://cam/video'"),
     ([{"CameraId": "a", "Source": ["0"]}], "Cameras[0].Source = ['0'] (allowed: a camera number (0)"),
+    ([{"CameraId": "a", "Source": ["rtsp://admin:s3cret@cam/s"]}],
+     "Cameras[0].Source = ['rtsp://cam/s'] (allowed: a camera number (0)"),
+    ([{"CameraId": "a", "Source": {"url": "rtsp://cam/s", "password": "s3cret"}}],
+     "Cameras[0].Source = {'url': 'rtsp://cam/s', 'password': '***'} (allowed: a camera number (0)"),
+    ([{"CameraId": "a", "Source": "rtsp:/admin:s3cret@cam/s"}], "Cameras[0].Source = 'rtsp:/cam/s'"),
+    ([{"CameraId": "a", "Source": "ftp://admin:s3c@ret@cam/video"}], "Cameras[0].Source = 'ftp://cam/video'"),
+    ([{"CameraId": "rtsp://admin:s3cret@cam/s", "Source": "0"}], "Cameras[0].CameraId = 'rtsp://cam/s'"),
+    ([["rtsp://admin:s3cret@cam/s"]], "Cameras[0] = ['rtsp://cam/s'] (allowed: an object with CameraId"),
+    ({"CameraId": "a", "Source": "rtsp://admin:s3cret@cam/s"},
+     "Cameras = {'CameraId': 'a', 'Source': 'rtsp://cam/s'} (allowed: a list of 1 to 32 objects"),
     (["rtsp://admin:s3cret@cam/s"],
      "Cameras[0] = 'rtsp://cam/s' (allowed: an object with CameraId and Source)"),
     ("rtsp://admin:s3cret@cam/s", "Cameras = 'rtsp://cam/s' (allowed: a list of 1 to 32 objects"),

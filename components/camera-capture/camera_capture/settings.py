@@ -12,7 +12,7 @@ from typing import Any, List, Optional
 from ggvision.config import setting
 from ggvision.config import validators as v
 
-from .redaction import redact
+from .redaction import redact_source, redact_value
 from .sources.kinds import ALLOWED, UnknownSourceKind, source_kind
 
 CAMERA_ID = r"^[A-Za-z0-9_-]{1,64}$"  # as the frame and camera-status schemas require
@@ -25,9 +25,10 @@ RTSP_TRANSPORTS = ["tcp", "udp"]
 
 
 def _source_text(value: Any) -> str:
-    # The kind is checked in _cameras, where the value shown in the error can be redacted.
+    # The kind is checked in _cameras, where the value shown in the error can be redacted. A list
+    # or an object given instead is shown with every URL and secret-named key in it redacted.
     if not isinstance(value, (str, int)) or isinstance(value, bool):
-        raise v.Invalid(ALLOWED)
+        raise v.Invalid(ALLOWED, "", redact_value(value), nested=True)
     return str(value).strip()
 
 
@@ -75,20 +76,25 @@ _CAMERAS_ALLOWED = "a list of 1 to 32 objects, each with CameraId and Source"
 def _cameras(value: Any) -> List[CameraEntry]:
     # Error lines show the offending value; a source URL given where an object was expected must
     # not print its credentials, so those values are redacted here.
-    if isinstance(value, str):
-        raise v.Invalid(_CAMERAS_ALLOWED, "", redact(value), nested=True)
-    for index, element in enumerate(value if isinstance(value, list) else []):
+    if not isinstance(value, list):
+        raise v.Invalid(_CAMERAS_ALLOWED, "", redact_value(value), nested=True)
+    for index, element in enumerate(value):
         if not isinstance(element, dict):
-            shown = redact(element) if isinstance(element, str) else element
+            shown = redact_value(element)
             raise v.Invalid("an object with CameraId and Source", f"[{index}]", shown, nested=True)
-    entries = v.list_of(v.nested(CameraEntry), min_items=1, max_items=32)(value)
+    try:
+        entries = v.list_of(v.nested(CameraEntry), min_items=1, max_items=32)(value)
+    except v.Invalid as error:
+        # Whatever value the error shows (any key of any camera) is shown redacted.
+        shown = redact_value(error.value if error.nested else value)
+        raise v.Invalid(error.allowed, error.key, shown, nested=True) from None
     seen = set()
     for index, entry in enumerate(entries):
         try:
             source_kind(entry.source)
         except UnknownSourceKind as error:
             # The error line shows the value: never with the credentials a URL may carry.
-            raise v.Invalid(str(error), f"[{index}].Source", redact(entry.source), nested=True) from None
+            raise v.Invalid(str(error), f"[{index}].Source", redact_source(entry.source), nested=True) from None
         if entry.camera_id in seen:
             raise v.Invalid("a CameraId used by one camera only", f"[{index}].CameraId", entry.camera_id,
                             nested=True)
