@@ -60,16 +60,17 @@ class Detections:
         return ranked._take(np.arange(max(0, int(k))))
 
     def to_prediction(self) -> List[List[float]]:
-        """The v1 connector / SageMaker rows `[class_id, score, xmin, ymin, xmax, ymax]`, by score.
+        """The v1 connector rows `[class_id, score, xmin, ymin, xmax, ymax]`, by score.
 
-        class_id is a float as SageMaker returns it (0.0, 1.0, …); every value is a plain Python float.
+        class_id is an int, as the v1 ML Object Detection connector documents it (so `names[row[0]]`
+        works); the other values are plain Python floats.
         """
         ranked = self.sorted()
-        rows = np.empty((len(ranked), 6), np.float64)
-        rows[:, 0] = ranked.class_ids
-        rows[:, 1] = ranked.scores
-        rows[:, 2:] = ranked.boxes
-        return np.round(rows, _DIGITS).tolist()
+        rows = np.empty((len(ranked), 5), np.float64)
+        rows[:, 0] = ranked.scores
+        rows[:, 1:] = ranked.boxes
+        return [[int(class_id)] + row for class_id, row in
+                zip(ranked.class_ids.tolist(), np.round(rows, _DIGITS).tolist())]
 
     def labels_present(self, labels: Dict[int, str]) -> Dict[str, str]:
         """str(class id) → name for the classes present that the labels name."""

@@ -59,9 +59,13 @@ def test_to_prediction_is_the_v1_layout_sorted_by_score():
     rows = sample().to_prediction()
     assert [row[1] for row in rows] == pytest.approx([0.9, 0.7, 0.4, 0.2])
     assert rows[0] == pytest.approx([0.0, 0.9, 0.0, 0.0, 0.25, 0.25])
-    assert all(isinstance(value, float) for row in rows for value in row)
+    # The v1 connector's documented rows: an int class id (names[row[0]] works), plain floats after it.
+    assert all(type(row[0]) is int for row in rows)
+    assert all(isinstance(value, float) for row in rows for value in row[1:])
     assert all(len(row) == 6 for row in rows)
-    json.dumps(rows)  # plain Python floats
+    assert json.dumps(rows[0]).startswith("[0, 0.9, ")
+    names = ["red", "green", "blue"]
+    assert [names[row[0]] for row in rows[:2]] == ["red", "green"]
 
 
 def test_prediction_and_labels_fit_the_detections_schema():

@@ -17,8 +17,8 @@ import uuid
 from concurrent.futures import Future
 from typing import Any, Dict, Optional
 
-from ..ipc import IpcClient, Message, Subscription
-from .protocol import ErrorCode, InferenceError, build_request, topics
+from ..ipc import IpcClient, Message, Subscription, describe_error
+from .protocol import ErrorCode, InferenceError, ServiceUnavailableError, build_request, topics
 
 
 class InferenceClient:
@@ -26,14 +26,20 @@ class InferenceClient:
                  client_name: Optional[str] = None) -> None:
         self.service_name = service_name
         self._topics = topics(service_name)
-        self.reply_topic = self._topics["reply_prefix"] + (client_name or uuid.uuid4().hex[:16])
+        self._client_name = client_name or uuid.uuid4().hex[:16]
+        self.reply_topic = self._topics["reply_prefix"] + self._client_name
         self._own_ipc = ipc is None
         self._ipc = ipc or IpcClient.connect()
         self._waiting: Dict[str, Future] = {}
         self._lock = threading.Lock()
         self._wakeup = threading.Event()
-        self._replies: Subscription = self._ipc.subscribe(self.reply_topic, 256, wakeup=self._wakeup)
-        self._errors: Subscription = self._ipc.subscribe(self._topics["errors"], 256, wakeup=self._wakeup)
+        self._others: Dict[str, InferenceClient] = {}  # other services named in ServiceName
+        self._replies: Subscription = self._subscribe(self.reply_topic)
+        try:
+            self._errors: Subscription = self._subscribe(self._topics["errors"])
+        except ServiceUnavailableError:
+            self._replies.close()
+            raise
         self._closed = False
         self._dispatcher = threading.Thread(target=self._dispatch, name="inference-replies", daemon=True)
         self._dispatcher.start()
@@ -50,12 +56,17 @@ class InferenceClient:
         try:
             request = build_request(request_id, self.reply_topic, content_type, body, frame,
                                     score_threshold, max_detections)
-            self._ipc.publish_json(self._topics["request"], request)
+            try:
+                self._ipc.publish_json(self._topics["request"], request)
+            except Exception as error:  # UnauthorizedError: the caller's recipe does not allow it
+                raise _not_authorized("aws.greengrass#PublishToTopic", self._topics["request"],
+                                      error) from None
             try:
                 response = future.result(timeout)
             except Exception:
-                raise InferenceError(ErrorCode.TIMEOUT,
-                                     f"no answer from {self.service_name} within {timeout} s") from None
+                raise ServiceUnavailableError(
+                    ErrorCode.TIMEOUT, f"no answer from {self.service_name} within {timeout} s (is "
+                    f"ggvision.ObjectDetection running with ServiceName {self.service_name}?)") from None
         finally:
             with self._lock:
                 self._waiting.pop(request_id, None)
@@ -66,8 +77,18 @@ class InferenceClient:
     def invoke_inference_service(self, AlgoType: str = "object-detection", ServiceName: str = "",
                                  ContentType: str = "image/jpeg", Accept: str = "application/json",
                                  Body: bytes = b"", timeout: float = 10.0) -> Dict[str, Any]:
-        """The v1 ML SDK call shape: returns {"Body": <file with the JSON {"prediction": [...]}>}."""
-        response = self.invoke(content_type=ContentType, body=Body, timeout=timeout)
+        """The v1 ML SDK call shape: returns {"Body": <file with the JSON {"prediction": [...]}>}.
+
+        `ServiceName` names the service as in v1 (ObjectDetection's ServiceName); empty: this client's."""
+        client = self
+        if ServiceName and ServiceName != self.service_name:
+            with self._lock:
+                client = self._others.get(ServiceName)
+            if client is None:
+                client = InferenceClient(ServiceName, ipc=self._ipc, client_name=self._client_name)
+                with self._lock:
+                    self._others[ServiceName] = client
+        response = client.invoke(content_type=ContentType, body=Body, timeout=timeout)
         payload = json.dumps({"prediction": response["prediction"]}).encode()
         return {"Body": io.BytesIO(payload), "ContentType": "application/json"}
 
@@ -91,8 +112,16 @@ class InferenceClient:
         if future is not None and not future.done():
             future.set_result(payload)
 
+    def _subscribe(self, topic: str) -> Subscription:
+        try:
+            return self._ipc.subscribe(topic, 256, wakeup=self._wakeup)
+        except Exception as error:  # UnauthorizedError: the caller's recipe does not allow it
+            raise _not_authorized("aws.greengrass#SubscribeToTopic", topic, error) from None
+
     def close(self) -> None:
         self._closed = True
+        for other in self._others.values():
+            other.close()
         self._replies.close()
         self._errors.close()
         if self._own_ipc:
@@ -103,3 +132,12 @@ class InferenceClient:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _not_authorized(operation: str, topic: str, error: Exception) -> ServiceUnavailableError:
+    """The refusal, with the topic and the accessControl line that allows it."""
+    return ServiceUnavailableError(
+        ErrorCode.NOT_AUTHORIZED,
+        f"{describe_error(error)} on {topic}: add a policy to your component's recipe, under "
+        f"accessControl > aws.greengrass.ipc.pubsub, with operations [{operation}] and resources "
+        f"[{topic}] (docs/migrating-from-v1.md)")

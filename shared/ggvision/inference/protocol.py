@@ -29,6 +29,10 @@ class ErrorCode:
     INTERNAL = "INTERNAL"
 
 
+    # Client side only: the caller's own permissions refused the call (never in a reply).
+    NOT_AUTHORIZED = "NOT_AUTHORIZED"
+
+
 class InferenceError(Exception):
     """A request that could not be answered with detections; `code` is one of ErrorCode."""
 
@@ -36,6 +40,17 @@ class InferenceError(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+class ServiceUnavailableError(InferenceError):
+    """The service could not be reached: no answer in time, or the caller may not use its topics."""
+
+
+# The v1 ML SDK's exception names, so that ported `except` clauses keep working:
+# `except GreengrassInferenceException` catches every failure, `except GreengrassDependencyException`
+# the service being unreachable.
+GreengrassInferenceException = InferenceError
+GreengrassDependencyException = ServiceUnavailableError
 
 
 @dataclass
