@@ -422,3 +422,19 @@ def test_queue_overflow_is_busy_and_a_request_that_waited_too_long_is_timeout(tm
             assert_expected(next_valid(replies, RESPONSE, timeout=60)["prediction"])
         finally:
             client.close()
+
+
+def test_a_huge_jpeg_is_answered_with_its_own_size_and_the_same_detections(service_mode):
+    # Decoded at a reduced scale for the 512x512 model (tests/detection/test_decode_memory.py measures
+    # the memory); the answer still describes the 3200x2400 image the caller sent.
+    nucleus = service_mode["nucleus"]
+    big = cv2.resize(example_image(), (3200, 2400), interpolation=cv2.INTER_NEAREST)
+    ipc = connect(nucleus, "test.BigClient", pubsub_policy(
+        publish=[REQUESTS], subscribe=[REPLY_PREFIX + "big-client", ERRORS]))
+    with InferenceClient("detector", ipc=ipc, client_name="big-client") as client:
+        body = jpeg_bytes(big, quality=20)  # flat colours: small enough for this service's byte limit
+        assert len(body) < MAX_REQUEST_BYTES
+        result = client.invoke(content_type="image/jpeg", body=body, timeout=30)
+    ipc.close()
+    assert (result["width"], result["height"]) == (3200, 2400)  # decoded at 1/4: 800x600
+    assert_expected(result["prediction"])

@@ -8,11 +8,17 @@ client still learns what went wrong.
 
 import collections
 import time
-from typing import Any, Callable, Deque, Dict, Optional
+from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 import numpy as np
 from ggvision.frames import FrameReader, FrameUnavailable
-from ggvision.imaging.decode import DecodeFailed, ImageTooLarge, UnsupportedContentType, decode_image
+from ggvision.imaging.decode import (
+    DecodeFailed,
+    ImageTooLarge,
+    UnsupportedContentType,
+    decode_image,
+    image_size,
+)
 from ggvision.inference.protocol import (
     ErrorCode,
     InferenceError,
@@ -83,8 +89,11 @@ class RequestQueue:
 
 def answer(message: Message, settings: DetectionSettings, queue: RequestQueue, reader: FrameReader,
            infer: Callable[[np.ndarray, Optional[float], Optional[int]], Dict[str, Any]],
-           reply_prefix: str) -> None:
-    """Check, decode, infer and reply to one request; every failure becomes an error reply."""
+           reply_prefix: str, input_size: Optional[Tuple[int, int]] = None) -> None:
+    """Check, decode, infer and reply to one request; every failure becomes an error reply.
+
+    `input_size` (the model's width, height) lets a large JPEG decode at a reduced scale that still
+    covers it: one request then costs memory in proportion to the model, not to the image."""
     payload = message.payload
     if payload is None:
         queue.reply_error(None, ErrorCode.INVALID_REQUEST, "requests are JSON messages, not binary")
@@ -95,8 +104,9 @@ def answer(message: Message, settings: DetectionSettings, queue: RequestQueue, r
         return
     try:
         request = parse_request(payload, reply_prefix, settings.max_request_bytes)
-        image = _image_of(request, settings, reader)
+        image, size = _image_of(request, settings, reader, input_size)
         result = infer(image, request.score_threshold, request.max_detections)
+        result["width"], result["height"] = size  # the image's own size, even when decoded reduced
     except InferenceError as error:
         queue.reply_error(payload, error.code, error.message)
         return
@@ -107,17 +117,21 @@ def answer(message: Message, settings: DetectionSettings, queue: RequestQueue, r
     queue.reply(payload, success_response(request.request_id, result))
 
 
-def _image_of(request: InferenceRequest, settings: DetectionSettings, reader: FrameReader) -> np.ndarray:
+def _image_of(request: InferenceRequest, settings: DetectionSettings, reader: FrameReader,
+              input_size: Optional[Tuple[int, int]]) -> Tuple[np.ndarray, Tuple[int, int]]:
     if request.frame is not None:
         try:
-            return read_bgr(reader, request.frame)
+            image = read_bgr(reader, request.frame)
+            return image, (int(image.shape[1]), int(image.shape[0]))
         except FrameUnavailable as error:
             raise InferenceError(ErrorCode.FRAME_UNAVAILABLE, str(error)) from None
         except ValueError as error:  # a path outside the ring folder, a bad geometry
             raise InferenceError(ErrorCode.INVALID_REQUEST, str(error)) from None
     try:
-        return decode_image(request.body or b"", request.content_type or "", settings.max_request_bytes,
-                            settings.max_image_pixels)
+        body, content_type = request.body or b"", request.content_type or ""
+        image = decode_image(body, content_type, settings.max_request_bytes, settings.max_image_pixels,
+                             at_least=input_size)
+        return image, image_size(body, content_type)
     except UnsupportedContentType as error:
         raise InferenceError(ErrorCode.UNSUPPORTED_CONTENT_TYPE, str(error)) from None
     except ImageTooLarge as error:

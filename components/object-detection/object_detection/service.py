@@ -7,7 +7,7 @@ one worker thread only (runtimes are not thread-safe), and the IPC threads only 
 
 import threading
 import time
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 from ggvision.component import ServiceError
@@ -114,7 +114,7 @@ class DetectionService:
                 request = self._requests.take()
                 if request is not None:
                     answer(request, self.settings, self._requests, self._reader, self._infer,
-                           self._topics["reply_prefix"])
+                           self._topics["reply_prefix"], self._input_size())
                     continue
                 frame = self._frames.take()
                 if frame is None:
@@ -147,6 +147,11 @@ class DetectionService:
                 if message is None:
                     break
                 self._frames.offer(message.payload)
+
+    def _input_size(self) -> Optional[Tuple[int, int]]:
+        """The model's input (width, height): what a request's image must at least be decoded to."""
+        spec = self._detector.spec if self._detector else None
+        return (spec.width, spec.height) if spec else None
 
     def _infer(self, image: np.ndarray, score_threshold: Optional[float],
                max_detections: Optional[int]) -> Dict[str, Any]:

@@ -40,8 +40,29 @@ class DecodeFailed(ValueError):
     """The body is not a complete, valid image of its content type."""
 
 
-def decode_image(body: bytes, content_type: str, max_bytes: int, max_pixels: int) -> np.ndarray:
-    """Decode an untrusted JPEG/PNG body into a BGR uint8 image (grey and alpha become BGR)."""
+# libjpeg decodes at 1/2, 1/4 or 1/8 scale for the cost of the smaller image (IMREAD_REDUCED_COLOR_N).
+_JPEG_REDUCED = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4),
+                 (2, cv2.IMREAD_REDUCED_COLOR_2))
+
+
+def jpeg_reduction(width: int, height: int, at_least: Optional[Tuple[int, int]]) -> int:
+    """The largest JPEG decode reduction (8, 4, 2, or 1) that keeps the image at least `at_least`
+    (the model's input width and height) in both directions: what one message costs in memory then
+    follows the model's size, not the sender's."""
+    if not at_least:
+        return 1
+    for factor, _ in _JPEG_REDUCED:
+        if width // factor >= at_least[0] and height // factor >= at_least[1]:
+            return factor
+    return 1
+
+
+def decode_image(body: bytes, content_type: str, max_bytes: int, max_pixels: int,
+                 at_least: Optional[Tuple[int, int]] = None) -> np.ndarray:
+    """Decode an untrusted JPEG/PNG body into a BGR uint8 image (grey and alpha become BGR).
+
+    With `at_least` (width, height), a large JPEG is decoded at a reduced scale that still covers it
+    (see jpeg_reduction); `image_size(body)` still tells its full size."""
     kind = _content_kind(content_type)
     if not isinstance(body, (bytes, bytearray)):
         body = bytes(body)  # e.g. a memoryview
@@ -59,16 +80,28 @@ def decode_image(body: bytes, content_type: str, max_bytes: int, max_pixels: int
         _check_png_complete(body)
     else:
         _check_jpeg_complete(body)
+    factor = jpeg_reduction(width, height, at_least) if kind == JPEG else 1
+    flags = dict(_JPEG_REDUCED).get(factor, cv2.IMREAD_COLOR)
     try:
-        image = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
+        image = cv2.imdecode(np.frombuffer(body, np.uint8), flags)
     except cv2.error as error:
         raise DecodeFailed(f"cannot decode the {_name(kind)}: {str(error).strip()[:200]}") from None
     if image is None or image.size == 0:
         raise DecodeFailed(f"cannot decode the {_name(kind)}: the data is corrupt")
-    if image.shape[0] * image.shape[1] != width * height:  # EXIF rotation may swap them, nothing more
+    expected = _ceil_div(width, factor) * _ceil_div(height, factor)
+    if image.shape[0] * image.shape[1] != expected:  # EXIF rotation may swap them, nothing more
         raise DecodeFailed(f"the {_name(kind)} decoded to {image.shape[1]}x{image.shape[0]} pixels, "
                            f"not the {width}x{height} its header declares")
     return image
+
+
+def image_size(body: bytes, content_type: str) -> Tuple[int, int]:
+    """(width, height) a JPEG/PNG body's header declares (decode_image has checked it)."""
+    return _png_size(body) if _content_kind(content_type) == PNG else jpeg_size(body)
+
+
+def _ceil_div(value: int, factor: int) -> int:
+    return -(-value // factor)
 
 
 def _content_kind(content_type: str) -> str:
