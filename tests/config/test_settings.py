@@ -55,6 +55,12 @@ def test_console_style_strings_are_accepted_for_numbers_and_booleans():
     [
         (with_camera(FrameRate=-1), "Cameras[0].FrameRate = -1 (allowed: a number from 0.1 to 240)"),
         (with_camera(FrameRate=float("nan")), "Cameras[0].FrameRate = nan"),
+        # Non-finite values, as text or as numbers, are one clear line, not a traceback (#9 point 4).
+        (with_camera(MaxWidth="NaN"), "Cameras[0].MaxWidth = 'NaN' (allowed: a whole number of at least 16)"),
+        (with_camera(MaxWidth="inf"), "Cameras[0].MaxWidth = 'inf' (allowed: a whole number of at least 16)"),
+        (with_camera(MaxWidth="1e999"), "Cameras[0].MaxWidth = '1e999' (allowed: a whole number of at least"),
+        (with_camera(MaxWidth=10 ** 400), "Cameras[0].MaxWidth = 1000"),
+        (with_camera(FrameRate="inf"), "Cameras[0].FrameRate = 'inf' (allowed: a number from 0.1 to 240)"),
         (with_camera(CameraId="a b"), "Cameras[0].CameraId = 'a b'"),
         (with_camera(Transport="udp"), "Cameras[0].Transport = 'udp' (allowed: one of shm, jpeg)"),
         (with_camera(MaxWidth=8), "Cameras[0].MaxWidth = 8 (allowed: a whole number of at least 16)"),

@@ -6,6 +6,7 @@ number validators accept numeric strings as well.
 """
 
 import dataclasses
+import math
 import re
 from typing import Any, Callable, List, Optional, Sequence
 
@@ -28,16 +29,19 @@ class Invalid(ValueError):
 
 
 def _as_number(value: Any) -> Optional[float]:
+    """A finite number, or None: NaN, infinities ("inf", "1e999") and huge ints are not settings."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
+    try:
+        if isinstance(value, (int, float)):
+            parsed = float(value)
+        elif isinstance(value, str):
+            parsed = float(value.strip())
+        else:
             return None
-    return None
+    except (ValueError, OverflowError):
+        return None
+    return parsed if math.isfinite(parsed) else None
 
 
 def _range_text(kind: str, minimum: Optional[float], maximum: Optional[float]) -> str:
