@@ -17,6 +17,7 @@ APPLICATION_ERROR + TERMINATE_STREAM with only ``:content-type: application/json
 """
 
 import base64
+import copy
 import hmac
 import json
 import logging
@@ -33,6 +34,7 @@ from .authorization import (
     AuthorizationError,
     Authorizer,
 )
+from .config_validation import Validations
 from .configuration import ConfigStore, KeyPath
 from .iot_core import IotCoreRecorder, publish_problem
 from .topics import SubscriptionTrie, is_valid_mqtt_filter, is_wildcard, mqtt_filter_matches
@@ -159,6 +161,7 @@ class GreengrassServices(rpc.Dispatcher):
         self._iot_subscriptions: Dict[rpc.Stream, str] = {}
         self._config_watchers: Dict[rpc.Stream, Tuple[str, KeyPath]] = {}
         self._passive_streams: Set[rpc.Stream] = set()
+        self.validations = Validations()
         self._handlers: Dict[str, Callable[[rpc.Stream, dict], None]] = {
             NS + "PublishToTopic": self._publish_to_topic,
             NS + "SubscribeToTopic": self._subscribe_to_topic,
@@ -169,9 +172,10 @@ class GreengrassServices(rpc.Dispatcher):
             NS + "SubscribeToConfigurationUpdate": self._subscribe_to_configuration_update,
             NS + "UpdateState": self._update_state,
             NS + "PutComponentMetric": self._put_component_metric,
-            # Accepted like the nucleus does; the local nucleus never deploys, so no events follow.
+            NS + "SubscribeToValidateConfigurationUpdates": self._subscribe_to_validate_configuration,
+            NS + "SendConfigurationValidityReport": self._send_configuration_validity_report,
+            # Accepted like the nucleus does; the local nucleus never deploys new versions: no events.
             NS + "SubscribeToComponentUpdates": self._subscribe_passively,
-            NS + "SubscribeToValidateConfigurationUpdates": self._subscribe_passively,
         }
 
     # -- components (host side, called on the loop thread) ----------------------------------
@@ -271,6 +275,7 @@ class GreengrassServices(rpc.Dispatcher):
         self._iot_subscriptions.pop(stream, None)
         self._config_watchers.pop(stream, None)
         self._passive_streams.discard(stream)
+        self.validations.forget(stream)
 
     # -- authorization -------------------------------------------------------------------------
     def _authorize(self, stream: rpc.Stream, service: str, resource: Optional[str],
@@ -506,6 +511,30 @@ class GreengrassServices(rpc.Dispatcher):
             self.status.notify_all()
         stream.respond(NS + "PutComponentMetricResponse", b"{}", terminate=True)
 
+    # -- configuration validation (config_validation.py) ---------------------------------------
+    def propose_configuration(self, name: str, key_path: Sequence[str], value: object,
+                              deployment_id: str) -> int:
+        """Send `name`'s validators the configuration this MERGE would give it; how many there are."""
+        proposed = copy.deepcopy(self.config.snapshot(name))
+        node = proposed
+        for key in key_path:
+            child = node.get(key) if isinstance(node, dict) else None
+            if not isinstance(child, dict):
+                child = node[key] = {}
+            node = child
+        _merge_into(node, value)
+        return self.validations.propose(name, proposed, deployment_id)
+
+    def _subscribe_to_validate_configuration(self, stream: rpc.Stream, request: dict) -> None:
+        self.validations.subscribe(stream)
+
+    def _send_configuration_validity_report(self, stream: rpc.Stream, request: dict) -> None:
+        problem = self.validations.report(stream, request)
+        if problem is not None:
+            stream.fail(INVALID_ARGUMENTS_ERROR, problem)
+            return
+        stream.respond(NS + "SendConfigurationValidityReportResponse", b"{}", terminate=True)
+
     def _subscribe_passively(self, stream: rpc.Stream, request: dict) -> None:
         self._passive_streams.add(stream)
         stream.respond(stream.operation + "Response", b"{}", terminate=False)
@@ -513,3 +542,14 @@ class GreengrassServices(rpc.Dispatcher):
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _merge_into(target: dict, changes: object) -> None:
+    # Mappings merge recursively; anything else replaces (a deployment's MERGE).
+    if not isinstance(changes, dict):
+        return
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge_into(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
