@@ -4,14 +4,21 @@ Reads the configuration through IPC into the component's settings dataclass, bui
 service, reports RUNNING, follows configuration updates (live settings are applied in place, others
 rebuild the service in-process) and stops cleanly on SIGTERM. An invalid configuration is one clear
 log line and UpdateState(ERRORED).
+
+A lost IPC connection (the nucleus stopped or was killed) stops the component: one log line with the
+reason, the service stopped, exit status EXIT_IPC_LOST. There is no reconnect: a nucleus that comes
+back starts its components afresh, and one that restarts (not stops) its components restarts a
+component that exited non-zero; a component that stayed would run beside the new one.
 """
 
+import logging
+import os
 import sys
 import threading
 from typing import Any, Callable, Optional, Type
 
 from .config import ConfigError, changed_settings, parse_config
-from .ipc import IpcClient
+from .ipc import IpcClient, is_connection_error
 from .lifecycle import StopSignal
 from .log import configure_logging, get_logger
 
@@ -24,6 +31,10 @@ _log = get_logger("ggvision.component")
 
 # Several configuration events arrive for one deployment (one per changed key): apply them together.
 _UPDATE_SETTLE_SECONDS = 0.3
+# Exit status after the IPC connection was lost; and how long the service then gets to stop before
+# the process exits regardless (a thread stuck on the lost connection must not keep it alive).
+EXIT_IPC_LOST = 3
+_LOST_STOP_SECONDS = 10.0
 
 
 class Service(Protocol):
@@ -49,6 +60,9 @@ def run_component(name: str, config_type: Type[Any], build: Callable[[Any, IpcCl
     # Which environment the component runs in (on a device: ggvision.DLRRuntime's virtual environment).
     log.info("%s starting: Python %s at %s", name, sys.version.split()[0], sys.executable)
     stop = stop or StopSignal()
+    # Only a process that runs one component (its main.py: no client or stop signal passed in) is
+    # made to exit should its service not stop after a lost connection.
+    owns_process = ipc is None and threading.current_thread() is threading.main_thread()
     try:
         ipc = ipc or IpcClient.connect()
     except Exception as error:  # no nucleus: nothing to report to but the log
@@ -56,21 +70,34 @@ def run_component(name: str, config_type: Type[Any], build: Callable[[Any, IpcCl
         return 1
 
     config_changed = threading.Event()
+    wake = threading.Event()  # a configuration change or the lost connection
+    lost = ipc.connection_lost
+
+    def on_config_change(_key_path: Any) -> None:
+        config_changed.set()
+        wake.set()
+
     service: Optional[Service] = None
+    ipc.on_connection_lost(wake.set)
     try:
         config = _read_config(ipc, config_type)
-        ipc.on_configuration_update(lambda _key_path: config_changed.set())
+        ipc.on_configuration_update(on_config_change)
         service = build(config, ipc)
         service.start()
         ipc.update_state("RUNNING")
         log.info("%s running", name)
         while not stop.is_set():
-            if not config_changed.wait(0.5):
+            if not wake.wait(0.5):
                 continue
+            if lost.is_set():
+                return _connection_lost(name, ipc, log, owns_process)
             stop.wait(_UPDATE_SETTLE_SECONDS)
+            wake.clear()
+            if lost.is_set():
+                return _connection_lost(name, ipc, log, owns_process)
+            if stop.is_set() or not config_changed.is_set():
+                continue
             config_changed.clear()
-            if stop.is_set():
-                break
             new_config = _read_config(ipc, config_type)
             changes = changed_settings(config, new_config)
             if not changes:
@@ -87,16 +114,14 @@ def run_component(name: str, config_type: Type[Any], build: Callable[[Any, IpcCl
                 service.start()
             config = new_config
         return 0
-    except ConfigError as error:
-        log.error("%s", error)
-        _report_errored(ipc, log)
-        return 1
-    except ServiceError as error:
-        log.error("%s", error)
-        _report_errored(ipc, log)
-        return 1
-    except Exception:
-        log.exception("%s failed", name)
+    except Exception as error:
+        if lost.is_set() or is_connection_error(error):
+            ipc.note_error(error)
+            return _connection_lost(name, ipc, log, owns_process)
+        if isinstance(error, (ConfigError, ServiceError)):
+            log.error("%s", error)
+        else:
+            log.exception("%s failed", name)
         _report_errored(ipc, log)
         return 1
     finally:
@@ -107,6 +132,29 @@ def run_component(name: str, config_type: Type[Any], build: Callable[[Any, IpcCl
                 log.exception("error while stopping")
         ipc.close()
         log.info("%s stopped", name)
+
+
+def _connection_lost(name: str, ipc: IpcClient, log: Any, owns_process: bool) -> int:
+    """One line; the caller's `finally` stops the service. When the run loop owns the process, a process
+    still there _LOST_STOP_SECONDS later (a thread stuck on the lost connection) exits regardless."""
+    log.error("%s lost its IPC connection to the Greengrass nucleus (%s): stopping, exit status %d",
+              name, ipc.lost_reason or "connection closed", EXIT_IPC_LOST)
+    if owns_process:
+        timer = threading.Timer(_LOST_STOP_SECONDS, _force_exit, args=(name, log))
+        timer.daemon = True
+        timer.start()
+    return EXIT_IPC_LOST
+
+
+def _force_exit(name: str, log: Any) -> None:
+    log.error("%s did not stop within %.0f s of losing its IPC connection: exiting now",
+              name, _LOST_STOP_SECONDS)
+    for handler in logging.getLogger().handlers:
+        try:
+            handler.flush()
+        except Exception:  # noqa: BLE001 - exiting regardless
+            pass
+    os._exit(EXIT_IPC_LOST)
 
 
 def _read_config(ipc: IpcClient, config_type: Type[Any]) -> Any:

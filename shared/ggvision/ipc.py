@@ -3,17 +3,23 @@
 Subscriptions hand messages to a bounded queue from the IPC networking thread and never block it:
 when a consumer falls behind, the oldest pending message is dropped and counted (for frames, newest
 wins). IoT Core publishes check the 128 KB payload limit before sending.
+
+A lost connection (the nucleus stopped or was killed) is not reconnected: `connection_lost` is set and
+the `on_connection_lost` callbacks run, and the run loop (ggvision.component) stops the component, as the
+nucleus starts a fresh one when it comes back.
 """
 
 import collections
 import concurrent.futures
+import contextlib
 import json
 import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, List, Optional, Union
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Union
 
+from awsiot.eventstreamrpc import ConnectionClosedError, EventStreamError, LifecycleHandler
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from awsiot.greengrasscoreipc.model import (
     QOS,
@@ -122,15 +128,90 @@ class Subscription:
                 pass
 
 
+class ConnectionWatch(LifecycleHandler):
+    """The connection's lifecycle handler: records a disconnect the component did not ask for.
+
+    awsiotsdk calls on_disconnect on its networking thread, last, once per connection; `reason` is None
+    only when the client closed the connection itself.
+    """
+
+    def __init__(self) -> None:
+        self.lost = threading.Event()
+        self.reason: Optional[BaseException] = None
+        self.closing = False
+        self._callbacks: List[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def on_disconnect(self, reason: Optional[Exception]) -> None:
+        if reason is None and self.closing:
+            return
+        self.mark_lost(reason if reason is not None else ConnectionClosedError("the connection closed"))
+
+    def mark_lost(self, reason: BaseException) -> None:
+        with self._lock:
+            if self.lost.is_set() or self.closing:
+                return
+            self.reason = reason
+            self.lost.set()
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - a callback must not break the networking thread
+                _log.exception("error in a connection-lost callback")
+
+    def add_callback(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            self._callbacks.append(callback)
+            already = self.lost.is_set()
+        if already:
+            callback()
+
+
+def is_connection_error(error: BaseException) -> bool:
+    """True for the IPC client's errors that mean the connection itself is gone."""
+    return isinstance(error, (ConnectionClosedError, EventStreamError))
+
+
 class IpcClient:
     """The component's IPC connection. Create one per process with `IpcClient.connect()`."""
 
-    def __init__(self, client: GreengrassCoreIPCClientV2, thing_name: str = "") -> None:
+    def __init__(self, client: GreengrassCoreIPCClientV2, thing_name: str = "",
+                 watch: Optional[ConnectionWatch] = None) -> None:
         self._client = client
         self.thing_name = thing_name or os.environ.get("AWS_IOT_THING_NAME", "")
         self._subscriptions: List[Subscription] = []
         self._config_operations: List[Any] = []
         self._metrics_refused = False
+        # Without a watch given to the connection (a client made elsewhere), a lost connection is
+        # noticed only through the errors of calls made on it (note_error).
+        self._watch = watch or ConnectionWatch()
+
+    # -- the connection itself -----------------------------------------------------------------
+
+    @property
+    def connection_lost(self) -> threading.Event:
+        """Set once the connection to the nucleus is gone without close() having been called."""
+        return self._watch.lost
+
+    @property
+    def lost_reason(self) -> str:
+        """Why the connection was lost, on one line ("" while it is not)."""
+        reason = self._watch.reason
+        return describe_error(reason) if reason is not None else ""
+
+    def on_connection_lost(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` once when the connection is lost (at once if it already is). It may run on
+        the IPC networking thread: keep it short, and make no IPC call from it."""
+        self._watch.add_callback(callback)
+
+    def note_error(self, error: BaseException) -> bool:
+        """Record `error` from an IPC call; True (and connection_lost set) when it means the connection
+        is gone."""
+        if is_connection_error(error):
+            self._watch.mark_lost(error)
+            return True
+        return False
 
     @classmethod
     def connect(cls, socket_path: Optional[str] = None, auth_token: Optional[str] = None,
@@ -138,28 +219,51 @@ class IpcClient:
         """Connect to the nucleus named by the component environment (or by the arguments)."""
         import awsiot.greengrasscoreipc
 
+        watch = ConnectionWatch()
         connection = awsiot.greengrasscoreipc.connect(ipc_socket=socket_path, authtoken=auth_token,
-                                                      timeout=timeout)
+                                                      lifecycle_handler=watch, timeout=timeout)
         # executor=None: our callbacks only enqueue, so they may run on the networking thread;
         # a thread pool would reorder messages.
-        return cls(GreengrassCoreIPCClientV2(client=connection, executor=None))
+        return cls(GreengrassCoreIPCClientV2(client=connection, executor=None), watch=watch)
 
     # -- local pub/sub -------------------------------------------------------------------------
 
     def publish_json(self, topic: str, message: Dict[str, Any]) -> None:
-        self._client.publish_to_topic(topic=topic, publish_message=_json_message(message))
+        with self._noting_errors():
+            self._client.publish_to_topic(topic=topic, publish_message=_json_message(message))
 
     def publish_json_async(self, topic: str, message: Dict[str, Any]) -> concurrent.futures.Future:
         """Publish without waiting for the nucleus's acknowledgement (for high-rate publishers)."""
-        return self._client.publish_to_topic_async(topic=topic, publish_message=_json_message(message))
+        with self._noting_errors():
+            future = self._client.publish_to_topic_async(topic=topic, publish_message=_json_message(message))
+        future.add_done_callback(self._note_future)
+        return future
 
     def publish_binary(self, topic: str, data: bytes) -> None:
         message = PublishMessage(binary_message=BinaryMessage(message=data))
-        self._client.publish_to_topic(topic=topic, publish_message=message)
+        with self._noting_errors():
+            self._client.publish_to_topic(topic=topic, publish_message=message)
 
     def publish_binary_async(self, topic: str, data: bytes) -> concurrent.futures.Future:
         message = PublishMessage(binary_message=BinaryMessage(message=data))
-        return self._client.publish_to_topic_async(topic=topic, publish_message=message)
+        with self._noting_errors():
+            future = self._client.publish_to_topic_async(topic=topic, publish_message=message)
+        future.add_done_callback(self._note_future)
+        return future
+
+    @contextlib.contextmanager
+    def _noting_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except Exception as error:
+            self.note_error(error)
+            raise
+
+    def _note_future(self, future: concurrent.futures.Future) -> None:
+        if not future.cancelled():
+            error = future.exception()
+            if error is not None:
+                self.note_error(error)
 
     def subscribe(self, topic: str, max_pending: int = 64, receive_mode: Optional[str] = None,
                   wakeup: Optional[threading.Event] = None) -> Subscription:
@@ -204,7 +308,8 @@ class IpcClient:
     # -- lifecycle, metrics, configuration -----------------------------------------------------
 
     def update_state(self, state: str) -> None:
-        self._client.update_state(state=state)
+        with self._noting_errors():
+            self._client.update_state(state=state)
 
     def put_metric(self, name: str, value: float, unit: str = "COUNT") -> bool:
         return self.put_metrics({name: value}, unit)
@@ -232,7 +337,8 @@ class IpcClient:
                           component_name: Optional[str] = None) -> Any:
         """The configuration under `key_path`, as the nucleus returns it: a leaf comes back as
         `{leaf_key: value}`."""
-        response = self._client.get_configuration(component_name=component_name, key_path=key_path or [])
+        with self._noting_errors():
+            response = self._client.get_configuration(component_name=component_name, key_path=key_path or [])
         return response.value
 
     def on_configuration_update(self, callback: Callable[[List[str]], None],
@@ -252,6 +358,7 @@ class IpcClient:
         self._config_operations.append(operation)
 
     def close(self) -> None:
+        self._watch.closing = True
         for subscription in self._subscriptions:
             subscription.close()
         for operation in self._config_operations:
