@@ -93,15 +93,15 @@ def test_components_exit_promptly_when_the_nucleus_is_killed(folder):
             logs[name] = os.path.join(folder, name + ".log")
             processes[name] = start_component(MAINS[name], nucleus.env[name], logs[name])
         for name, process in processes.items():
-            assert wait_for(lambda: f"{name} running" in read(logs[name]) or process.poll() is not None,
-                            STARTUP)
+            assert wait_for(lambda name=name, process=process: f"{name} running" in read(logs[name])
+                            or process.poll() is not None, STARTUP)
             assert process.poll() is None, read(logs[name])
 
         killed_at = time.monotonic()
         nucleus.kill()
 
         for name, process in processes.items():
-            assert wait_for(lambda: process.poll() is not None, STOPPED_WITHIN), (
+            assert wait_for(lambda process=process: process.poll() is not None, STOPPED_WITHIN), (
                 f"{name} still running {STOPPED_WITHIN} s after the nucleus was killed:\n{read(logs[name])}")
         took = time.monotonic() - killed_at
         for name, process in processes.items():
