@@ -7,11 +7,13 @@ trial inference), so a wrong model.yaml stops the component at start with one cl
 failing on every frame. Not thread-safe, like the runtimes: call `detect` from one thread.
 """
 
+import dataclasses
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
 from .decoders import LAYOUTS, decode
+from .decoders.yolo import yolo_layout
 from .detections import Detections
 from .imaging.preprocess import prepare
 from .models import ModelSpec, load_model_spec
@@ -32,6 +34,7 @@ class Detector:
         self.version = spec.version
         self.labels: Dict[int, str] = dict(spec.labels)
         self.runtime_name = runtime.name
+        self.runtime_output_names = list(runtime.output_names)
         self._input_name = _input_name(runtime, spec)
         _check_input_shape(runtime, spec, self._input_name)
         self._input_dtype = _input_dtype(runtime, spec)
@@ -66,13 +69,23 @@ class Detector:
         if runtime is None:
             raise RuntimeError(f"detector {self.name}: the model was closed")
         tensor, transform = prepare(image_bgr, self.spec)
+        outputs = self._run(runtime, tensor)
+        detections = decode(self.spec.output_layout, outputs, self.spec, transform, score_threshold)
+        return detections.filter(score_threshold, class_filter).top(max_detections)
+
+    def _run(self, runtime: Runtime, tensor: np.ndarray) -> List[np.ndarray]:
         if tensor.dtype.name != self._input_dtype:
             tensor = tensor.astype(self._input_dtype)  # e.g. a float16 model
         outputs = runtime.run({self._input_name: tensor})
         if self._output_order is not None:
             outputs = [outputs[index] for index in self._output_order]
-        detections = decode(self.spec.output_layout, outputs, self.spec, transform, score_threshold)
-        return detections.filter(score_threshold, class_filter).top(max_detections)
+        return outputs
+
+    def _output_names_in_order(self) -> List[str]:
+        names = list(self.runtime_output_names)
+        if self._output_order is not None:
+            return [names[index] for index in self._output_order if index < len(names)]
+        return names
 
     def close(self) -> None:
         """Release the model. Safe to call twice."""
@@ -92,6 +105,8 @@ class Detector:
     def _trial_run(self) -> None:
         """One inference on a grey image: a model whose outputs do not fit its layout fails here, once."""
         grey = np.full((self.spec.height, self.spec.width, 3), 128, np.uint8)
+        if self.spec.output_layout == "yolo":
+            self._check_yolo_outputs(grey)
         try:
             self.detect(grey, score_threshold=1.0, max_detections=1)
         except (ValueError, IndexError, TypeError) as error:
@@ -100,6 +115,23 @@ class Detector:
         except Exception as error:  # the runtime's own errors have their own types
             raise ValueError(f"model {self.name}: a trial inference failed: "
                              f"{type(error).__name__}: {str(error).strip()[:300]}") from None
+
+    def _check_yolo_outputs(self, grey: np.ndarray) -> None:
+        """The yolo head's shape against the objectness and the labels, before anything is decoded: a
+        mismatch would decode as garbage (class ids in the thousands) or as nothing, silently."""
+        runtime = self._runtime
+        assert runtime is not None
+        try:
+            outputs = self._run(runtime, prepare(grey, self.spec)[0])
+        except Exception:
+            return  # the trial inference reports it
+        try:
+            objectness, _ = yolo_layout([np.shape(output) for output in outputs], self.spec.objectness,
+                                        self.spec.labels, self.spec.class_id_offset,
+                                        names=self._output_names_in_order())
+        except ValueError as error:
+            raise ValueError(f"model {self.name}: {error}") from None
+        self.spec = dataclasses.replace(self.spec, objectness=objectness)
 
 
 def _input_name(runtime: Runtime, spec: ModelSpec) -> str:

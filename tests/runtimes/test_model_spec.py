@@ -30,7 +30,7 @@ def test_defaults_fit_a_gluoncv_neo_artifact(tmp_path):
     assert spec.mean == [123.675, 116.28, 103.53] and spec.std == [58.395, 57.12, 57.375]
     assert (spec.dtype, spec.output_layout, spec.output_names, spec.input_name) == (
         "float32", "gluoncv", None, None)
-    assert (spec.labels, spec.nms_iou, spec.objectness, spec.version) == ({}, 0.45, True, "unknown")
+    assert (spec.labels, spec.nms_iou, spec.objectness, spec.version) == ({}, 0.45, None, "unknown")
 
 
 def test_neo_compiled_meta_gives_input_name_and_size(tmp_path):

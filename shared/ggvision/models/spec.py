@@ -44,8 +44,10 @@ class ModelSpec:
     class_id_offset: int = 0
     # Class id → name; a class without a name keeps its id in `prediction` and has no entry in `labels`.
     labels: Dict[int, str] = field(default_factory=dict)
-    # yolo layout only: IoU above which per-class NMS drops the weaker box; whether rows carry objectness.
+    # yolo layout only: IoU above which per-class NMS drops the weaker box; whether rows carry objectness
+    # (None: from the output's shape and the labels, see ggvision.decoders.yolo; the detector sets it
+    # at load).
     nms_iou: float = 0.45
-    objectness: bool = True
+    objectness: Optional[bool] = None
     # The folder the spec was loaded from ("" when built in code).
     model_dir: str = ""
