@@ -3,11 +3,10 @@ output, loaded with model.yaml's objectness left at its default, with and withou
 shapes that fit no reading, refused at load with one clear line (issue 9, point 10)."""
 
 import numpy as np
+import onnx_models
 import pytest
 from ggvision.decoders.yolo import yolo_layout
 from ggvision.detector import Detector
-
-import onnx_models
 
 SIZE = 320
 LABELS = ["cat", "dog", "bird"]
@@ -98,8 +97,8 @@ def one_line_error(folder: str) -> str:
 
 
 def test_objectness_stated_true_for_a_yolov8_head_stops_the_load(tmp_path):
-    message = one_line_error(model_folder(tmp_path, YAML.replace("{layout: yolo}", "{layout: yolo, objectness: true}"),
-                                          LABELS))
+    stated = YAML.replace("{layout: yolo}", "{layout: yolo, objectness: true}")
+    message = one_line_error(model_folder(tmp_path, stated, LABELS))
     assert "'output0' has shape [1, 7, 200]" in message
     assert "output.objectness: true" in message and "3 classes" in message
     assert "[1, N, 8] or [1, 8, N]" in message and "output.objectness: false" in message
@@ -112,7 +111,8 @@ def test_labels_that_do_not_match_the_head_stop_the_load(tmp_path):
 
 
 def test_objectness_stated_false_is_read_as_before(tmp_path):
-    folder = model_folder(tmp_path, YAML.replace("{layout: yolo}", "{layout: yolo, objectness: false}"), LABELS)
+    stated = YAML.replace("{layout: yolo}", "{layout: yolo, objectness: false}")
+    folder = model_folder(tmp_path, stated, LABELS)
     with Detector.load(folder) as detector:
         assert detector.detect(image(), 0.25, 10, None).class_ids.tolist() == [1, 2]
 

@@ -94,7 +94,8 @@ def _cameras(value: Any) -> List[CameraEntry]:
             source_kind(entry.source)
         except UnknownSourceKind as error:
             # The error line shows the value: never with the credentials a URL may carry.
-            raise v.Invalid(str(error), f"[{index}].Source", redact_source(entry.source), nested=True) from None
+            shown = redact_source(entry.source)
+            raise v.Invalid(str(error), f"[{index}].Source", shown, nested=True) from None
         if entry.camera_id in seen:
             raise v.Invalid("a CameraId used by one camera only", f"[{index}].CameraId", entry.camera_id,
                             nested=True)

@@ -40,7 +40,6 @@ def decode_yolo(outputs: Sequence[np.ndarray], spec: Any, transform: BoxTransfor
     objectness, transposed = yolo_layout([array.shape for array in arrays], getattr(spec, "objectness", None),
                                          getattr(spec, "labels", None) or {},
                                          int(getattr(spec, "class_id_offset", 0) or 0))
-    fixed = 5 if objectness else 4
     heads = [_rows(array, flip) for array, flip in zip(arrays, transposed)]
     rows = heads[0] if len(heads) == 1 else np.concatenate(heads, axis=0)
     threshold = max(float(score_threshold), MIN_SCORE)
@@ -126,9 +125,12 @@ def yolo_layout(shapes: Sequence[Sequence[int]], objectness: Optional[bool] = No
 
 def _layout_error(name: str, shape: Tuple[int, ...], objectness: Optional[bool], chosen: Optional[bool],
                   classes: int, exact: bool, ambiguous: bool) -> str:
-    given = (f"output.objectness: {str(objectness).lower()}" if objectness is not None
-             else f"objectness {'with' if chosen else 'without'} (from the first output)" if chosen is not None
-             else "")
+    if objectness is not None:
+        given = f"output.objectness: {str(objectness).lower()}"
+    elif chosen is not None:
+        given = f"{'with' if chosen else 'without'} objectness (from the first output)"
+    else:
+        given = ""
     if ambiguous:
         return (f"the yolo output {name}has shape {_show(shape)}, which fits more than one layout: set "
                 f"output.objectness in model.yaml (true: [1, N, 5 + classes]; false: [1, 4 + classes, N] "
