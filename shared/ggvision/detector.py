@@ -8,7 +8,7 @@ failing on every frame. Not thread-safe, like the runtimes: call `detect` from o
 """
 
 import dataclasses
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -36,6 +36,7 @@ class Detector:
         self.runtime_name = runtime.name
         self.runtime_output_names = list(runtime.output_names)
         self._input_name = _input_name(runtime, spec)
+        spec = self.spec = _with_model_input(runtime, spec)
         _check_input_shape(runtime, spec, self._input_name)
         self._input_dtype = _input_dtype(runtime, spec)
         self._output_order = _output_order(runtime, spec)
@@ -139,6 +140,40 @@ def _input_name(runtime: Runtime, spec: ModelSpec) -> str:
         raise ValueError(f"model.yaml names the input {spec.input_name!r}, but the model's input is "
                          f"{runtime.input_name!r} (input.name)")
     return runtime.input_name
+
+
+def _fixed(dimension: Optional[int]) -> bool:
+    return dimension is not None and dimension > 0
+
+
+def _with_model_input(runtime: Runtime, spec: ModelSpec) -> ModelSpec:
+    """`spec` with what model.yaml left out taken from the model's own fixed input shape: the layout
+    (when only one axis can be the 3 channels), then the width and height. What model.yaml states is
+    kept, and checked against the model by `_check_input_shape`."""
+    shape: Tuple[Optional[int], ...] = tuple(runtime.input_shape or ())
+    if len(shape) != 4:
+        return spec
+    changes = {}
+    # The model's own layout, when its shape tells: the one axis of length 3 holds the channels.
+    model_layout = None
+    channels_first, channels_last = shape[1] == 3, shape[3] == 3
+    if channels_first != channels_last:
+        model_layout = "NCHW" if channels_first else "NHWC"
+    elif not channels_first and _fixed(shape[1]) != _fixed(shape[3]):
+        # One axis dynamic, the other fixed and not 3: the fixed one is a side, not the channels.
+        model_layout = "NHWC" if _fixed(shape[1]) else "NCHW"
+    layout = spec.layout
+    if model_layout and not spec.states("layout"):
+        layout = model_layout
+        if layout != spec.layout:
+            changes["layout"] = layout
+    # Sides read by the model's layout (a layout model.yaml states wrongly is reported as such).
+    height, width = (shape[2], shape[3]) if (model_layout or layout) == "NCHW" else (shape[1], shape[2])
+    if not spec.states("width") and _fixed(width):
+        changes["width"] = int(width)
+    if not spec.states("height") and _fixed(height):
+        changes["height"] = int(height)
+    return dataclasses.replace(spec, **changes) if changes else spec
 
 
 def _check_input_shape(runtime: Runtime, spec: ModelSpec, input_name: str) -> None:

@@ -44,7 +44,8 @@ def load_model_spec(model_dir: str) -> ModelSpec:
             raise ValueError(f"{yaml_path}: labels: the labels are given twice, here and in {labels_path} "
                              "(allowed: one of the two)")
         fields["labels"] = read_labels(labels_path)
-    return ModelSpec(model_dir=folder, **fields)
+    stated = tuple(sorted(name for name in fields if name != "name"))
+    return ModelSpec(model_dir=folder, stated=stated, **fields)
 
 
 def _neo_input(meta_path: str) -> Dict[str, Any]:

@@ -7,7 +7,7 @@ outputs.
 """
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 LAYOUTS = ("NCHW", "NHWC")
 CHANNEL_ORDERS = ("RGB", "BGR")
@@ -51,3 +51,11 @@ class ModelSpec:
     objectness: Optional[bool] = None
     # The folder the spec was loaded from ("" when built in code).
     model_dir: str = ""
+    # The fields the model folder stated (model.yaml, labels.txt, compiled.meta); the others are
+    # defaults, which the detector replaces with what the model itself tells (its fixed input width,
+    # height and layout). None: every field is meant as given (a spec built in code).
+    stated: Optional[Tuple[str, ...]] = field(default=None, compare=False)
+
+    def states(self, field_name: str) -> bool:
+        """Whether `field_name` was given (not a default the model may override)."""
+        return self.stated is None or field_name in self.stated
