@@ -4,6 +4,8 @@ import base64
 import time
 from typing import Any, Dict, Mapping, Optional, Union
 
+from .layout import is_camera_id
+
 FRAME_SCHEMA = "ggvision.frame/1"
 
 
@@ -14,8 +16,14 @@ def frame_event(camera_id: str, seq: int, captured_at: float, width: int, height
     `shm`: what `FrameRing.write` returned, or any mapping with `path` and `slot` (other keys are
     left out). `jpeg_data`: base64 text from `encode_jpeg`, or the raw JPEG bytes (encoded here).
     The result validates against `ggvision.frame/1` for valid arguments; this function does not run
-    the schema check itself (it is on every frame's path).
+    the schema check itself (it is on every frame's path); it does refuse a camera id that is not
+    one (`ContractError`, a `ValueError`).
     """
+    if not is_camera_id(camera_id):  # matched whole: "front\n" is not a camera id
+        from ..contracts import ContractError  # only here: it loads jsonschema
+
+        raise ContractError(FRAME_SCHEMA, "/camera_id",
+                            f"camera id {camera_id!r} must be 1-64 letters, digits, '_' or '-'")
     if (shm is None) == (jpeg_data is None):
         raise ValueError("a frame event needs exactly one of shm and jpeg_data")
     event: Dict[str, Any] = {

@@ -12,9 +12,10 @@ Offsets are multiples of 64 (a cache line) so the 8-byte words are aligned and e
 a single machine store, which a reader in another process never sees half-done.
 """
 
+import re
 import struct
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Any, Tuple
 
 MAGIC = b"GGVRING\x00"
 VERSION = 1
@@ -27,6 +28,17 @@ EMPTY_SEQ = 2 ** 64 - 1
 # Same limits as the ggvision.frame/1 schema.
 MAX_SIDE = 16384
 MAX_SLOTS = 1024
+
+# A camera id, also the ring file's name (`<camera id>.ring`); matched whole (re.fullmatch: a `$`
+# would let "front\n" through).
+CAMERA_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+RING_FILE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\.ring")
+
+
+def is_camera_id(value: Any) -> bool:
+    """Whether `value` is a camera id: 1-64 letters, digits, '_' or '-', nothing else."""
+    return isinstance(value, str) and CAMERA_ID.fullmatch(value) is not None
+
 
 # name → (code stored in the header, channels)
 PIXEL_FORMATS = {"bgr24": (1, 3), "rgb24": (2, 3), "gray8": (3, 1)}

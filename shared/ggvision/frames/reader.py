@@ -6,7 +6,12 @@ across the copy and the slot still holds the event's `seq`; otherwise the reader
 `FrameUnavailable` and the caller takes the next frame.
 
 The path in an event comes from a message: it is only followed when it resolves (symlinks and `..`
-included) to a `.ring` file directly inside `ring_folder`.
+included) to a `<camera id>.ring` file directly inside `ring_folder`.
+
+Before each read the path is checked to still be the mapped file at its full size: a ring file that
+was deleted, replaced or truncated is never read through the old mapping (touching the pages of a
+truncated file is a SIGBUS that kills the process); a truncated one is `FrameUnavailable` until the
+camera makes it again. A `copy=False` view handed out earlier is not protected: do not keep it.
 
 Memory ordering: the writer stores counter → seq → pixels → counter, and this reader loads them in the
 reverse order. x86 keeps stores in order; on ARM the check relies on the copy taking far longer than
@@ -23,13 +28,14 @@ from typing import Any, Dict, List, Optional, OrderedDict, Tuple
 import numpy as np
 
 from .jpeg import DEFAULT_MAX_PIXELS, decode_jpeg
-from .layout import EMPTY_SEQ, HEADER_SIZE, RingGeometry
+from .layout import EMPTY_SEQ, HEADER_SIZE, RING_FILE_NAME, RingGeometry
 
 DEFAULT_MAX_RINGS = 64
 
 
 class FrameUnavailable(Exception):
-    """The frame is gone: its slot was overwritten, the copy was torn, or the ring file no longer exists."""
+    """The frame is gone: its slot was overwritten, the copy was torn, or the ring file no longer exists
+    (or was truncated) — the camera makes it again, take the next frame."""
 
 
 class _MappedRing:
@@ -100,6 +106,9 @@ class FrameReader:
         self.max_jpeg_pixels = max_jpeg_pixels
         self._max_rings = max(1, max_rings)
         self._rings: OrderedDict[str, _MappedRing] = collections.OrderedDict()
+        # Rings seen truncated under their mapping, by path: (st_dev, st_ino, st_size) then. Still the
+        # same file at that size: FrameUnavailable again (not a "not a ring" ValueError) until replaced.
+        self._truncated: Dict[str, Tuple[int, int, int]] = {}
         self._lock = threading.Lock()
 
     def read(self, event: Dict[str, Any], copy: bool = True) -> np.ndarray:
@@ -199,7 +208,7 @@ class FrameReader:
             raise ValueError(f"frame ring path {path!r} must not contain '..'")
         folder = os.path.realpath(self.ring_folder)
         real = os.path.realpath(path)
-        if os.path.dirname(real) != folder or not real.endswith(".ring"):
+        if os.path.dirname(real) != folder or RING_FILE_NAME.fullmatch(os.path.basename(real)) is None:
             raise ValueError(f"frame ring path {path!r} is not a .ring file in the ring folder "
                              f"{self.ring_folder}")
         return real
@@ -215,14 +224,31 @@ class FrameReader:
             raise FrameUnavailable(f"frame ring {real} cannot be read: permission denied") from None
         ring = self._rings.get(real)
         if ring is not None and ring.identity == (status.st_dev, status.st_ino):
+            if status.st_size < ring.geometry.file_size:
+                # Same file, cut short: its pages past the end are gone and touching them is SIGBUS.
+                self._forget(real)
+                if len(self._truncated) >= self._max_rings:
+                    self._truncated.clear()
+                self._truncated[real] = (status.st_dev, status.st_ino, status.st_size)
+                raise FrameUnavailable(self._truncated_text(real, status.st_size, ring.geometry.file_size))
             self._rings.move_to_end(real)
             return ring
+        seen = self._truncated.pop(real, None)
+        if seen is not None and seen == (status.st_dev, status.st_ino, status.st_size):
+            self._truncated[real] = seen
+            raise FrameUnavailable(self._truncated_text(real, status.st_size, None))
         self._forget(real)
         ring = self._map(real)
         self._rings[real] = ring
         while len(self._rings) > self._max_rings:
             self._rings.popitem(last=False)[1].close()
         return ring
+
+    @staticmethod
+    def _truncated_text(real: str, size: int, needed: Optional[int]) -> str:
+        needs = f", the ring needs {needed}" if needed is not None else ""
+        return (f"frame ring {real} was truncated ({size} bytes{needs}): not read through its old "
+                "mapping; the camera makes it again")
 
     def _forget(self, real: str) -> None:
         ring = self._rings.pop(real, None)
