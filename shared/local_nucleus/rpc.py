@@ -18,6 +18,14 @@ LOG = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 _REFUSAL_GRACE = 0.5  # seconds a refused client gets to close first
+# A connection that has not completed CONNECT holds a socket and a 256 KiB read buffer: it gets this
+# many seconds to do so, at most this many wait at once (more are closed as they arrive), and its
+# CONNECT message may be this large (a real one is an auth token). Drops are logged as one summary line
+# at most every _GATE_LOG_INTERVAL seconds.
+HANDSHAKE_TIMEOUT = 5.0
+MAX_UNAUTHENTICATED = 64
+MAX_CONNECT_MESSAGE = 64 * 1024
+_GATE_LOG_INTERVAL = 5.0
 INT32_MAX = 2 ** 31 - 1
 CONTENT_TYPE = ":content-type"
 JSON = "application/json"
@@ -108,12 +116,82 @@ class Stream:
         return self.connection.send_event(self.stream_id, headers, payload)
 
 
+class HandshakeGate:
+    """Bounds the connections that have not completed CONNECT: each gets `timeout` seconds, at most
+    `limit` wait at once, and what is dropped is summed up in one log line per `log_interval` seconds.
+    Runs on the server's event loop thread."""
+
+    def __init__(self, timeout: float = HANDSHAKE_TIMEOUT, limit: int = MAX_UNAUTHENTICATED,
+                 log_interval: float = _GATE_LOG_INTERVAL) -> None:
+        self.timeout = timeout
+        self.limit = limit
+        self.log_interval = log_interval
+        self.dropped: Dict[str, int] = {}  # reason -> connections dropped, since the start
+        self._pending: Dict[RpcConnection, asyncio.TimerHandle] = {}
+        self._unlogged: Dict[str, int] = {}
+        self._next_log = 0.0
+        self._flush: Optional[asyncio.TimerHandle] = None
+
+    @property
+    def pending(self) -> int:
+        """Connections open that have not completed CONNECT."""
+        return len(self._pending)
+
+    def admit(self, connection: "RpcConnection") -> None:
+        """Start the connection's handshake clock. When `limit` are already waiting, the oldest is
+        dropped: a real client completes CONNECT within milliseconds of connecting, so a flood of
+        silent connections cannot lock it out."""
+        while len(self._pending) >= self.limit:
+            oldest = next(iter(self._pending))
+            self._pending.pop(oldest).cancel()
+            self.count(f"over the limit of {self.limit} awaiting CONNECT")
+            oldest.abort()
+        loop = asyncio.get_running_loop()
+        self._pending[connection] = loop.call_later(self.timeout, self._expire, connection)
+
+    def done(self, connection: "RpcConnection") -> None:
+        """The connection completed CONNECT, or closed."""
+        handle = self._pending.pop(connection, None)
+        if handle is not None:
+            handle.cancel()
+
+    def count(self, reason: str) -> None:
+        """One connection dropped before it completed CONNECT, for `reason` (logged throttled)."""
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+        self._unlogged[reason] = self._unlogged.get(reason, 0) + 1
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now >= self._next_log:
+            self._log(now)
+        elif self._flush is None:
+            self._flush = loop.call_at(self._next_log, self._log_pending)
+
+    def _log_pending(self) -> None:
+        self._flush = None
+        if self._unlogged:
+            self._log(asyncio.get_running_loop().time())
+
+    def _log(self, now: float) -> None:
+        summary = ", ".join(f"{count} {reason}" for reason, count in self._unlogged.items())
+        self._unlogged = {}
+        self._next_log = now + self.log_interval
+        LOG.warning("dropped IPC connections that had not completed CONNECT: %s", summary)
+
+    def _expire(self, connection: "RpcConnection") -> None:
+        if self._pending.pop(connection, None) is None:
+            return
+        if not connection.closing:  # a refused client being given its grace is already counted
+            self.count(f"silent for {self.timeout:g} s")
+        connection.abort()
+
+
 class RpcConnection(asyncio.BufferedProtocol):
     """One client connection. All methods run on the server's event loop thread."""
 
     def __init__(self, dispatcher: Dispatcher, registry: Set["RpcConnection"], max_pending: int,
-                 on_drop: Callable[[], None]) -> None:
+                 on_drop: Callable[[], None], gate: Optional[HandshakeGate] = None) -> None:
         self.dispatcher = dispatcher
+        self.gate = gate
         self.registry = registry
         self.max_pending = max_pending
         self.on_drop = on_drop
@@ -133,6 +211,12 @@ class RpcConnection(asyncio.BufferedProtocol):
         # (events for it are dropped by send_event) until it catches up.
         transport.set_write_buffer_limits(high=self.max_pending, low=self.max_pending // 4)  # type: ignore
         self.registry.add(self)
+        if self.gate is not None:
+            self.gate.admit(self)
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
 
     def pause_writing(self) -> None:
         if self.transport is not None and not self._closing:
@@ -151,8 +235,21 @@ class RpcConnection(asyncio.BufferedProtocol):
         try:
             messages = self._reader.buffer_updated(nbytes)
         except es.FrameError as error:
-            LOG.warning("closing IPC connection of %s: malformed frame (%s)",
-                        self.component or "<unconnected>", error)
+            if self.component is None and self.gate is not None:
+                self.gate.count("malformed before CONNECT")
+            else:
+                LOG.warning("closing IPC connection of %s: malformed frame (%s)",
+                            self.component or "<unconnected>", error)
+            self.abort()
+            return
+        if not self._connected and self._reader._want > MAX_CONNECT_MESSAGE:
+            # A CONNECT carries a token: a client announcing more is not one (and would make the
+            # reader allocate up to 16 MiB for it).
+            if self.gate is not None:
+                self.gate.count(f"announcing a first message over {MAX_CONNECT_MESSAGE // 1024} KiB")
+            else:
+                LOG.warning("closing an IPC connection whose first message is over %d bytes",
+                            MAX_CONNECT_MESSAGE)
             self.abort()
             return
         for headers, payload in messages:
@@ -172,6 +269,8 @@ class RpcConnection(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self._closing = True
         self.registry.discard(self)
+        if self.gate is not None:
+            self.gate.done(self)
         streams, self._streams = list(self._streams.values()), {}
         for stream in streams:
             stream.open = False
@@ -274,7 +373,10 @@ class RpcConnection(asyncio.BufferedProtocol):
             LOG.warning("IPC client version %r does not match the server's %s; refusing", version, VERSION)
         self._connected = True
         if component is None:
-            LOG.warning("refusing an IPC connection with an unknown SVCUID")
+            if self.gate is not None:
+                self.gate.count("refused (unknown SVCUID)")
+            else:
+                LOG.warning("refusing an IPC connection with an unknown SVCUID")
             self.send(MessageType.CONNECT_ACK, 0, 0, b"")
             # Read nothing more and close shortly: closing at once makes the awscrt client report
             # "socket is closed" instead of processing the refusal (AccessDeniedError) it was sent.
@@ -285,6 +387,8 @@ class RpcConnection(asyncio.BufferedProtocol):
                 asyncio.get_running_loop().call_later(_REFUSAL_GRACE + 5.0, self.transport.abort)
             return
         self.component = component
+        if self.gate is not None:
+            self.gate.done(self)
         self.send(MessageType.CONNECT_ACK, FLAG_CONNECTION_ACCEPTED, 0, b"")
 
     def _on_stream_message(self, headers: List[es.Header], stream_id: int, message_type: int, flags: int,

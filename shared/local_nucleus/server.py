@@ -11,10 +11,11 @@ import copy
 import logging
 import os
 import threading
+import time
 from typing import Any, Callable, Dict, List, Optional, Set
 
 from .iot_core import IotCoreMessage, IotCoreRecorder
-from .rpc import RpcConnection
+from .rpc import HANDSHAKE_TIMEOUT, MAX_UNAUTHENTICATED, HandshakeGate, RpcConnection
 from .services import GreengrassServices
 
 LOG = logging.getLogger(__name__)
@@ -22,6 +23,9 @@ LOG = logging.getLogger(__name__)
 SOCKET_ENV = "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"
 # Unsent output allowed per connection before its events are dropped and its requests paused.
 MAX_PENDING_OUTPUT = 64 * 1024 * 1024
+# Errors the event loop reports (e.g. accept() failing when out of file descriptors, which asyncio
+# reports with a traceback on every attempt) are logged at most once per this many seconds each.
+_LOOP_ERROR_LOG_INTERVAL = 5.0
 
 
 class LocalNucleus:
@@ -32,6 +36,12 @@ class LocalNucleus:
         self.socket_path = socket_path
         self.thing_name = thing_name
         self.max_pending_output = MAX_PENDING_OUTPUT
+        # Connections that have not completed CONNECT: seconds each may take, how many may wait at
+        # once (read when the nucleus starts).
+        self.handshake_timeout = HANDSHAKE_TIMEOUT
+        self.max_unauthenticated = MAX_UNAUTHENTICATED
+        self._gate: Optional[HandshakeGate] = None
+        self._loop_errors: Dict[str, List[float]] = {}  # message -> [next log time, suppressed count]
         self._recorder = IotCoreRecorder(iot_log_path)
         self._services = GreengrassServices(thing_name, self._recorder)
         self._connections: Set[RpcConnection] = set()
@@ -85,6 +95,7 @@ class LocalNucleus:
 
     def _run(self, started: concurrent.futures.Future) -> None:
         loop = asyncio.new_event_loop()
+        loop.set_exception_handler(self._on_loop_error)
         self._loop = loop
         try:
             loop.run_until_complete(self._serve(started))
@@ -98,6 +109,7 @@ class LocalNucleus:
 
     async def _serve(self, started: concurrent.futures.Future) -> None:
         self._stopping = asyncio.Event()
+        self._gate = HandshakeGate(self.handshake_timeout, self.max_unauthenticated)
         loop = asyncio.get_running_loop()
         server = await loop.create_unix_server(self._new_connection, path=self.socket_path)
         os.chmod(self.socket_path, 0o660)
@@ -113,7 +125,21 @@ class LocalNucleus:
             await server.wait_closed()
 
     def _new_connection(self) -> RpcConnection:
-        return RpcConnection(self._services, self._connections, self.max_pending_output, self._count_drop)
+        return RpcConnection(self._services, self._connections, self.max_pending_output, self._count_drop,
+                             self._gate)
+
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: Dict[str, Any]) -> None:
+        """The loop's error report, throttled per message: one line (with its traceback) per few seconds."""
+        message = str(context.get("message", "event loop error"))
+        now = time.monotonic()
+        entry = self._loop_errors.setdefault(message, [0.0, 0])
+        if now < entry[0]:
+            entry[1] += 1
+            return
+        suppressed, entry[0], entry[1] = int(entry[1]), now + _LOOP_ERROR_LOG_INTERVAL, 0
+        if suppressed:
+            context = dict(context, message=f"{message} (and {suppressed} more times since last logged)")
+        loop.default_exception_handler(context)
 
     def _count_drop(self) -> None:
         self._dropped += 1
@@ -209,5 +235,15 @@ class LocalNucleus:
             counts = self._services.subscription_counts()
             counts.update(connections=len(self._connections), dropped_events=self._dropped)
             return counts
+
+        return self._call(collect)
+
+    def handshake_stats(self) -> Dict[str, Any]:
+        """Connections open that have not completed CONNECT (`awaiting_connect`), and those dropped
+        before completing it, by reason (`dropped`: timed out, over the limit, refused...)."""
+        def collect() -> Dict[str, Any]:
+            gate = self._gate
+            return {"awaiting_connect": gate.pending if gate else 0,
+                    "dropped": dict(gate.dropped) if gate else {}}
 
         return self._call(collect)
