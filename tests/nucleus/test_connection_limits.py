@@ -160,3 +160,18 @@ def test_a_flood_of_half_connects_does_not_exhaust_the_nucleus_descriptors():
         for sock in silent:
             sock.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_event_loop_errors_are_logged_once_per_interval(nucleus, caplog):
+    """asyncio reports accept() failing (out of file descriptors) with a traceback on every attempt."""
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    try:
+        with caplog.at_level(logging.ERROR, logger="asyncio"):
+            for _ in range(100):
+                nucleus._on_loop_error(loop, {"message": "socket.accept() out of system resource",
+                                              "exception": OSError(24, "Too many open files")})
+    finally:
+        loop.close()
+    assert len([r for r in caplog.records if r.name == "asyncio"]) == 1
