@@ -52,7 +52,14 @@ class FramePublisher:
         height, width = image.shape[:2]
         if config.transport == "shm":
             ring = self._ring_for(width, height)
-            written = ring.write(image, frame.captured_at)
+            remade = ring.remade
+            try:
+                # A ring file deleted or truncated under the camera is made again by write() itself.
+                written = ring.write(image, frame.captured_at)
+            except OSError as error:
+                raise PublishFailed(f"cannot make the frame ring {ring.path} again: {error}") from None
+            if ring.remade != remade and self._on_error is not None:
+                self._on_error(ring.remade_because or "frame ring made again")  # shown as last_error
             self._next_seq = written.seq + 1
             event = frame_event(config.camera_id, written.seq, frame.captured_at, width, height, PIXEL_FORMAT,
                                 shm=written)

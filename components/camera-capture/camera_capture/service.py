@@ -11,6 +11,7 @@ import threading
 from typing import Dict, List, Optional
 
 from ggvision.component import ServiceError
+from ggvision.frames.ring import check_ring_folder
 from ggvision.ipc import IpcClient
 from ggvision.log import get_logger
 
@@ -140,7 +141,13 @@ class CaptureService:
 
 
 def _check_ring_folder(folder: str) -> None:
-    """Fail at start, with one clear line, when frame rings could never be created."""
+    """Fail at start, with one clear line, when frame rings could never be created, or when the
+    existing folder is not safe to put frames in (another user's, or writable by group or others)."""
+    if os.path.isdir(folder):
+        try:
+            check_ring_folder(folder)
+        except OSError as error:
+            raise ServiceError(f"RingFolder {folder}: {error}") from None
     existing = folder
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
