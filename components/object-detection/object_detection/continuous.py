@@ -7,13 +7,13 @@ scene republishes the last result (marked `reused`) instead of running the model
 
 import collections
 import concurrent.futures
-import re
 import time
-from typing import Any, Callable, Deque, Dict, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import numpy as np
 from ggvision.contracts import ContractError, validate
 from ggvision.frames import FrameReader, FrameUnavailable
+from ggvision.frames.layout import is_camera_id
 from ggvision.ipc import IpcClient
 from ggvision.log import LogThrottle, get_logger
 
@@ -25,7 +25,32 @@ from .settings import DetectionSettings
 _log = get_logger("ggvision.ObjectDetection.continuous")
 
 FRAME_SCHEMA = "ggvision.frame/1"
-_CAMERA_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # as in frame-1.json
+
+
+def topic_cameras(topic: str, topic_filter: Optional[str] = None) -> List[str]:
+    """The levels of `topic` that may name the camera of a frame event received on it.
+
+    Through a filter with wildcards (`ggvision/cameras/+/frames`) only the levels the wildcards
+    matched (`+`: that level; `#`: every level from there on); through an exact topic (or with no
+    filter known) every level of the topic.
+    """
+    levels = topic.split("/")
+    if not topic_filter:
+        return levels
+    wanted: List[str] = []
+    for index, level in enumerate(topic_filter.split("/")):
+        if level == "#":
+            return wanted + levels[index:]
+        if level == "+" and index < len(levels):
+            wanted.append(levels[index])
+    return wanted if wanted or "+" in topic_filter.split("/") else levels
+
+
+def camera_fits_topic(camera_id: str, topic: str, topic_filter: Optional[str] = None) -> bool:
+    """Whether a frame event of camera `camera_id` may come on `topic`: the camera id must be a whole
+    level of the topic (one a wildcard of the subscription matched, when it has wildcards), so a
+    component allowed to publish on one camera's frames topic cannot speak for another camera."""
+    return camera_id in topic_cameras(topic, topic_filter)
 
 
 class LatestFrames:
@@ -33,7 +58,8 @@ class LatestFrames:
 
     Events are checked against their schema when taken, not when they arrive: a camera may announce
     hundreds of frames a second that the model never sees, and each full check costs a fraction of a
-    millisecond. On arrival only the camera id is checked, to know which slot the event replaces.
+    millisecond. On arrival only the camera id is checked (matched whole, and against the topic the
+    event came on when `offer` is told it), to know which slot the event replaces.
     """
 
     def __init__(self) -> None:
@@ -43,10 +69,17 @@ class LatestFrames:
         self.invalid = 0
         self._invalid_warning = LogThrottle(_log.name, 10.0)
 
-    def offer(self, event: Any) -> None:
+    def offer(self, event: Any, topic: Optional[str] = None, topic_filter: Optional[str] = None) -> None:
+        """Keep `event` as its camera's newest frame. `topic` is the topic it arrived on and
+        `topic_filter` the subscription's filter: an event whose camera id is not that topic's camera
+        (see `camera_fits_topic`) is refused and counted in `invalid`."""
         camera_id = event.get("camera_id") if isinstance(event, dict) else None
-        if not isinstance(camera_id, str) or not _CAMERA_ID.match(camera_id):
+        if not is_camera_id(camera_id):  # re.fullmatch: "front\n" is not a camera id
             self._reject(ContractError(FRAME_SCHEMA, "/camera_id", "missing or not a camera id"))
+            return
+        if topic is not None and not camera_fits_topic(camera_id, topic, topic_filter):
+            self._reject(ContractError(FRAME_SCHEMA, "/camera_id", f"camera {camera_id} is not the camera "
+                                       f"of topic {topic} (it arrived through {topic_filter or topic})"))
             return
         if camera_id in self._latest:
             self._skipped[camera_id] = self._skipped.get(camera_id, 0) + 1
