@@ -44,6 +44,10 @@ def wait_for(condition, what, timeout=WAIT):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def exit_text(process):
+    return f"{process.exitcode}" + (" (SIGBUS)" if process.exitcode == -signal.SIGBUS else "")
+
+
 def identity(path):
     status = os.stat(path)
     return status.st_dev, status.st_ino, status.st_size
@@ -131,8 +135,7 @@ def test_a_truncated_ring_neither_kills_the_camera_nor_the_reader(camera):
 
         def remade_or_dead():
             if not process.is_alive():
-                raise AssertionError(f"the camera died: exit code {process.exitcode}"
-                                     + (" (SIGBUS)" if process.exitcode == -signal.SIGBUS else ""))
+                raise AssertionError(f"the camera died: exit code {exit_text(process)}")
             return remade.value >= 1
 
         wait_for(remade_or_dead, "the camera to make the truncated ring again")
@@ -173,8 +176,7 @@ def test_a_reader_refuses_a_ring_truncated_under_its_mapping_instead_of_dying(fo
         os.truncate(ring.path, 64)
         truncated.set()
         process.join(WAIT)
-        assert process.exitcode == 0, (
-            f"the reader exited {process.exitcode}" + (" (SIGBUS)" if process.exitcode == -signal.SIGBUS else ""))
+        assert process.exitcode == 0, f"the reader exited {exit_text(process)}"
         first, zero_copy, still_valid = results.get(timeout=5)
         assert first.startswith("FrameUnavailable: ") and "truncated" in first, first
         assert zero_copy.startswith("FrameUnavailable: "), zero_copy
@@ -214,8 +216,7 @@ def test_a_writer_truncated_or_deleted_between_writes_makes_its_ring_again(folde
     process = SPAWN.Process(target=_truncate_between_writes, args=(folder, results))
     process.start()
     process.join(WAIT)
-    assert process.exitcode == 0, (
-        f"the writer exited {process.exitcode}" + (" (SIGBUS)" if process.exitcode == -signal.SIGBUS else ""))
+    assert process.exitcode == 0, f"the writer exited {exit_text(process)}"
     outcome = results.get(timeout=5)
     seq, remade, because, full_size = outcome["after_truncate"]
     assert (seq, remade, full_size) == (1, 1, True)
