@@ -216,7 +216,7 @@ class FrameRing:
 
         Raises `OSError` when it cannot be made (then the next write tries again).
         """
-        folder, name = os.path.split(self.path)
+        folder = os.path.dirname(self.path)
         buffer, identity = _make_file(folder, self.camera_id, self.geometry)
         old = self._mmap
         self._identity = identity
