@@ -13,8 +13,10 @@ its reply topic (`ggvision/inference/<service>/reply/<client name>`) and
 import io
 import json
 import threading
+import time
 import uuid
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Dict, Optional
 
 from ..ipc import IpcClient, Message, Subscription, describe_error
@@ -22,8 +24,13 @@ from .protocol import ErrorCode, InferenceError, ServiceUnavailableError, build_
 
 
 class InferenceClient:
+    """Requests to one inference service. Until the service has answered once, a request is sent again
+    every `resend_interval` seconds (same request id): a service that is still starting, not yet
+    subscribed, would otherwise lose it. Duplicates a service does receive are answered once each and
+    the first answer wins."""
+
     def __init__(self, service_name: str = "detector", ipc: Optional[IpcClient] = None,
-                 client_name: Optional[str] = None) -> None:
+                 client_name: Optional[str] = None, resend_interval: float = 1.0) -> None:
         self.service_name = service_name
         self._topics = topics(service_name)
         self._client_name = client_name or uuid.uuid4().hex[:16]
@@ -34,6 +41,8 @@ class InferenceClient:
         self._lock = threading.Lock()
         self._wakeup = threading.Event()
         self._others: Dict[str, InferenceClient] = {}  # other services named in ServiceName
+        self._resend_interval = resend_interval
+        self._service_answered = threading.Event()
         self._replies: Subscription = self._subscribe(self.reply_topic)
         try:
             self._errors: Subscription = self._subscribe(self._topics["errors"])
@@ -62,7 +71,7 @@ class InferenceClient:
                 raise _not_authorized("aws.greengrass#PublishToTopic", self._topics["request"],
                                       error) from None
             try:
-                response = future.result(timeout)
+                response = self._wait(future, request, timeout)
             except Exception:
                 raise ServiceUnavailableError(
                     ErrorCode.TIMEOUT, f"no answer from {self.service_name} within {timeout} s (is "
@@ -107,10 +116,24 @@ class InferenceClient:
         payload = message.payload
         if not isinstance(payload, dict) or not isinstance(payload.get("request_id"), str):
             return
+        self._service_answered.set()
         with self._lock:
             future = self._waiting.get(payload["request_id"])
         if future is not None and not future.done():
             future.set_result(payload)
+
+    def _wait(self, future: Future, request: Dict[str, Any], timeout: float) -> Dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while not self._service_answered.is_set():
+            remaining = deadline - time.monotonic()
+            try:
+                return future.result(max(0.0, min(self._resend_interval, remaining)))
+            except FutureTimeout:
+                if time.monotonic() >= deadline:
+                    raise
+                if not self._service_answered.is_set():  # still starting, or not there: ask again
+                    self._ipc.publish_json(self._topics["request"], request)
+        return future.result(max(0.0, deadline - time.monotonic()))
 
     def _subscribe(self, topic: str) -> Subscription:
         try:
