@@ -146,7 +146,8 @@ class DetectionService:
                 message = subscription.get_nowait()
                 if message is None:
                     break
-                self._frames.offer(message.payload)
+                # The camera id must be the one of the topic the event came on (its + level).
+                self._frames.offer(message.payload, message.topic, subscription.topic)
 
     def _input_size(self) -> Optional[Tuple[int, int]]:
         """The model's input (width, height): what a request's image must at least be decoded to."""
