@@ -42,6 +42,8 @@ FRAME = {"schema": "ggvision.frame/1", "ts": 1.0, "camera_id": "cam", "seq": 1, 
         ({"seq": -1}, "/seq"),
         ({"seq": "1"}, "/seq"),
         ({"camera_id": "a/b"}, "/camera_id"),
+        # Matched whole: a `$` pattern lets "cam\n" through (it matches before a final newline).
+        ({"camera_id": "cam\n"}, "/camera_id"),
         ({"transport": "carrier-pigeon"}, "/transport"),
         ({"unexpected": True}, "/"),
         ({"shm": None}, "/shm"),
