@@ -168,9 +168,20 @@ class ConnectionWatch(LifecycleHandler):
             callback()
 
 
+# awscrt error names that mean the connection is gone. A call racing the disconnect gets them from the
+# native layer (as AwsCrtError, or a bare RuntimeError whose text names them) before the SDK knows.
+_CLOSED_ERROR_NAMES = ("AWS_ERROR_EVENT_STREAM_RPC_CONNECTION_CLOSED", "AWS_IO_SOCKET_CLOSED",
+                       "AWS_IO_BROKEN_PIPE", "AWS_IO_SOCKET_NOT_CONNECTED")
+
+
 def is_connection_error(error: BaseException) -> bool:
     """True for the IPC client's errors that mean the connection itself is gone."""
-    return isinstance(error, (ConnectionClosedError, EventStreamError))
+    if isinstance(error, (ConnectionClosedError, EventStreamError)):
+        return True
+    name = getattr(error, "name", None)
+    if isinstance(name, str) and name in _CLOSED_ERROR_NAMES:
+        return True
+    return type(error) is RuntimeError and any(name in str(error) for name in _CLOSED_ERROR_NAMES)
 
 
 class IpcClient:
@@ -233,11 +244,12 @@ class IpcClient:
             self._client.publish_to_topic(topic=topic, publish_message=_json_message(message))
 
     def publish_json_async(self, topic: str, message: Dict[str, Any]) -> concurrent.futures.Future:
-        """Publish without waiting for the nucleus's acknowledgement (for high-rate publishers)."""
-        with self._noting_errors():
-            future = self._client.publish_to_topic_async(topic=topic, publish_message=_json_message(message))
-        future.add_done_callback(self._note_future)
-        return future
+        """Publish without waiting for the nucleus's acknowledgement (for high-rate publishers).
+
+        Once the connection is lost this sends nothing and returns a cancelled future (as for a
+        connection closing): the run loop reports the loss once and stops the component."""
+        return self._publish_async(lambda: self._client.publish_to_topic_async(
+            topic=topic, publish_message=_json_message(message)))
 
     def publish_binary(self, topic: str, data: bytes) -> None:
         message = PublishMessage(binary_message=BinaryMessage(message=data))
@@ -245,18 +257,35 @@ class IpcClient:
             self._client.publish_to_topic(topic=topic, publish_message=message)
 
     def publish_binary_async(self, topic: str, data: bytes) -> concurrent.futures.Future:
+        """As publish_json_async, for bytes."""
         message = PublishMessage(binary_message=BinaryMessage(message=data))
-        with self._noting_errors():
-            future = self._client.publish_to_topic_async(topic=topic, publish_message=message)
-        future.add_done_callback(self._note_future)
-        return future
+        return self._publish_async(lambda: self._client.publish_to_topic_async(
+            topic=topic, publish_message=message))
+
+    def _publish_async(self, publish: Callable[[], concurrent.futures.Future]) -> concurrent.futures.Future:
+        if not self._watch.lost.is_set():
+            try:
+                future = publish()
+            except Exception as error:
+                if not self.note_error(error):
+                    raise
+            else:
+                future.add_done_callback(self._note_future)
+                return future
+        cancelled: concurrent.futures.Future = concurrent.futures.Future()
+        cancelled.cancel()
+        return cancelled
 
     @contextlib.contextmanager
     def _noting_errors(self) -> Iterator[None]:
+        """Record errors that mean the connection is gone; the client's own (ConnectionClosedError)
+        has no text, so it is raised again naming why the connection was lost."""
         try:
             yield
         except Exception as error:
-            self.note_error(error)
+            if self.note_error(error) and not str(error):
+                raise ConnectionClosedError(
+                    f"the IPC connection to the nucleus is lost ({self.lost_reason})") from None
             raise
 
     def _note_future(self, future: concurrent.futures.Future) -> None:

@@ -192,3 +192,33 @@ def test_a_client_closed_by_its_owner_is_not_lost():
         ipc.close()
         assert wait_for(lambda: nucleus.stats()["connections"] == 0, 10)
     assert not ipc.connection_lost.is_set() and seen == []
+
+
+def test_after_the_loss_publishes_are_quiet_and_errors_name_the_reason():
+    from awsiot.eventstreamrpc import ConnectionClosedError
+
+    with local_nucleus() as nucleus:
+        ipc = IpcClient.connect(nucleus.socket_path, nucleus.add_component("test.After"))
+    assert wait_for(ipc.connection_lost.is_set, 10)
+    # What components publish at a high rate: nothing sent, a cancelled future (as while closing).
+    assert ipc.publish_json_async("t/x", {"n": 1}).cancelled()
+    assert ipc.publish_binary_async("t/x", b"1").cancelled()
+    # A call that waits for its answer fails, saying why (the client's own error has no text).
+    with pytest.raises(ConnectionClosedError, match="IPC connection to the nucleus is lost"):
+        ipc.publish_json("t/x", {"n": 1})
+    ipc.close()
+
+
+def test_errors_that_mean_the_connection_is_gone():
+    from awscrt.exceptions import AwsCrtError
+    from awsiot.eventstreamrpc import ConnectionClosedError, EventStreamError
+    from awsiot.greengrasscoreipc.model import UnauthorizedError
+    from ggvision.ipc import is_connection_error
+
+    # A call racing the disconnect gets the native layer's error before the SDK knows.
+    assert is_connection_error(RuntimeError("4104 (AWS_ERROR_EVENT_STREAM_RPC_CONNECTION_CLOSED): event "
+                                            "stream rpc connection has been closed"))
+    assert is_connection_error(AwsCrtError(1051, "AWS_IO_SOCKET_CLOSED", "socket is closed."))
+    assert is_connection_error(ConnectionClosedError()) and is_connection_error(EventStreamError("x"))
+    assert not is_connection_error(RuntimeError("something else"))
+    assert not is_connection_error(UnauthorizedError(message="not allowed"))
