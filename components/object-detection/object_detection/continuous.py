@@ -130,6 +130,8 @@ class ContinuousMode:
         # carried yet (the frame was unavailable): added to the next message's skipped_frames.
         self._not_reported: Dict[str, int] = {}
         self._failure_warning = LogThrottle(_log.name, 10.0)
+        self.refused = 0
+        self._refusal_warning = LogThrottle(_log.name, 10.0)
 
     def apply(self, settings: DetectionSettings) -> None:
         self.settings = settings
@@ -155,11 +157,18 @@ class ContinuousMode:
         self.skipped += replaced
         try:
             image = read_bgr(self._reader, event)
-        except (FrameUnavailable, ValueError) as error:
-            # Overwritten while we were busy, or a ring we may not read: take the next one.
+        except FrameUnavailable as error:
+            # Overwritten while we were busy (normal when the camera outpaces the model): the next one.
             self.unavailable += 1
             self._not_reported[camera_id] = self._not_reported.get(camera_id, 0) + replaced + 1
             _log.debug("frame %s/%s unavailable: %s", camera_id, event.get("seq"), error)
+            return
+        except ValueError as error:
+            # A ring path outside the ring folder, a bad geometry: refused, counted, warned about.
+            self.refused += 1
+            self._not_reported[camera_id] = self._not_reported.get(camera_id, 0) + replaced + 1
+            self._refusal_warning.warning("refused frame event of camera %s (%d so far): %s", camera_id,
+                                          self.refused, short(str(error)))
             return
         last = self._last.get(camera_id)
         changed = self._gate.should_infer(camera_id, image) if self.settings.motion_gate else True
@@ -185,3 +194,9 @@ class ContinuousMode:
         self._ipc.publish_json_async(topic, message).add_done_callback(self._published)
         if self._counts is not None:
             self._counts.add(camera_id, [row[0] for row in result["prediction"]])
+
+
+def short(text: str, limit: int = 200) -> str:
+    """A message that may quote an untrusted value, cut to one log line."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"

@@ -211,6 +211,7 @@ class DetectionService:
             "frames_inferred": continuous.inferred,
             "frames_skipped": continuous.skipped + continuous.unavailable,
             "frames_gated": continuous.gated,
+            "frames_refused": continuous.refused + self._frames.invalid,
             "requests": self._requests.answered + self._requests.errors, "errors": self._requests.errors,
         }
         try:
