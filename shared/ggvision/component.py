@@ -82,6 +82,8 @@ def run_component(name: str, config_type: Type[Any], build: Callable[[Any, IpcCl
     try:
         config = _read_config(ipc, config_type)
         ipc.on_configuration_update(on_config_change)
+        # Deployments are checked before they apply: an invalid one fails, the running one stays.
+        ipc.on_validate_configuration(lambda proposed: _problem(config_type, proposed, log))
         service = build(config, ipc)
         service.start()
         ipc.update_state("RUNNING")
@@ -98,7 +100,13 @@ def run_component(name: str, config_type: Type[Any], build: Callable[[Any, IpcCl
             if stop.is_set() or not config_changed.is_set():
                 continue
             config_changed.clear()
-            new_config = _read_config(ipc, config_type)
+            try:
+                new_config = _read_config(ipc, config_type)
+            except ConfigError as error:
+                # An update that was not validated first (a local change, a validation that timed
+                # out): keep running on the last valid configuration, and say so.
+                log.error("%s; keeping the last valid configuration", error)
+                continue
             changes = changed_settings(config, new_config)
             if not changes:
                 continue
@@ -132,6 +140,16 @@ def run_component(name: str, config_type: Type[Any], build: Callable[[Any, IpcCl
                 log.exception("error while stopping")
         ipc.close()
         log.info("%s stopped", name)
+
+
+def _problem(config_type: Type[Any], proposed: Any, log: Any) -> Optional[str]:
+    """None when a proposed configuration is valid, else the one line that says why not."""
+    try:
+        parse_config(config_type, proposed)
+    except ConfigError as error:
+        log.error("rejected a deployment's configuration: %s", error)
+        return str(error)
+    return None
 
 
 def _connection_lost(name: str, ipc: IpcClient, log: Any, owns_process: bool) -> int:

@@ -24,6 +24,8 @@ from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from awsiot.greengrasscoreipc.model import (
     QOS,
     BinaryMessage,
+    ConfigurationValidityReport,
+    ConfigurationValidityStatus,
     JsonMessage,
     Metric,
     PublishMessage,
@@ -384,6 +386,31 @@ class IpcClient:
         _, operation = self._client.subscribe_to_configuration_update(
             key_path=key_path or [], on_stream_event=on_event
         )
+        self._config_operations.append(operation)
+
+    def on_validate_configuration(self, check: Callable[[Dict[str, Any]], Optional[str]]) -> None:
+        """Answer the nucleus's validation of each deployment's configuration before it applies:
+        `check(proposed_configuration)` returns None to accept it or the one-line reason to reject it
+        (the deployment then fails and the running configuration stays). Runs on a separate thread."""
+
+        def answer(event: Any) -> None:
+            proposed = event.validate_configuration_update_event
+            try:
+                problem = check(proposed.configuration or {})
+            except Exception as error:  # a checker bug must not accept silently
+                problem = f"the configuration could not be checked: {describe_error(error)}"
+            status = ConfigurationValidityStatus.REJECTED if problem else ConfigurationValidityStatus.ACCEPTED
+            report = ConfigurationValidityReport(status=status, deployment_id=proposed.deployment_id,
+                                                 message=problem or "")
+            try:
+                self._client.send_configuration_validity_report(configuration_validity_report=report)
+            except Exception as error:
+                _log.warning("cannot report the configuration's validity: %s", describe_error(error))
+
+        def on_event(event: Any) -> None:
+            threading.Thread(target=answer, args=(event,), name="config-validation", daemon=True).start()
+
+        _, operation = self._client.subscribe_to_validate_configuration_updates(on_stream_event=on_event)
         self._config_operations.append(operation)
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Tuple
 from . import rpc
 
 NS = "aws.greengrass#"
-EVENT = NS + "ValidateConfigurationUpdateEvents"
+EVENT = rpc.model_headers(NS + "ValidateConfigurationUpdateEvents")
 ACCEPTED, REJECTED = "ACCEPTED", "REJECTED"
 
 

@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from typing import Any, Callable, Dict, List, Optional, Set
 
 from .iot_core import IotCoreMessage, IotCoreRecorder
@@ -26,6 +27,14 @@ MAX_PENDING_OUTPUT = 64 * 1024 * 1024
 # Errors the event loop reports (e.g. accept() failing when out of file descriptors, which asyncio
 # reports with a traceback on every attempt) are logged at most once per this many seconds each.
 _LOOP_ERROR_LOG_INTERVAL = 5.0
+
+
+# The deployment's configurationValidationPolicy.timeoutInSeconds default.
+VALIDATION_TIMEOUT = 30.0
+
+
+class DeploymentFailed(RuntimeError):
+    """A deployment the nucleus would fail: a component rejected its configuration, or did not answer."""
 
 
 class LocalNucleus:
@@ -192,8 +201,26 @@ class LocalNucleus:
         return self._call(snapshot)
 
     def update_configuration(self, name: str, key_path: List[str], value_to_merge: Any) -> None:
-        """A deployment MERGE of value_to_merge at key_path; fires SubscribeToConfigurationUpdate events."""
+        """A MERGE of value_to_merge at key_path, applied at once (no validation); fires
+        SubscribeToConfigurationUpdate events. A deployment is deploy_configuration."""
         self._call(self._services.merge_configuration, name, list(key_path), copy.deepcopy(value_to_merge))
+
+    def deploy_configuration(self, name: str, key_path: List[str], value_to_merge: Any,
+                             timeout: float = VALIDATION_TIMEOUT) -> None:
+        """A deployment's MERGE as the nucleus applies it: the component's validators (if it
+        subscribed to SubscribeToValidateConfigurationUpdates) see the configuration first; a REJECTED
+        report, or none within `timeout` seconds, raises DeploymentFailed and nothing changes."""
+        deployment_id = uuid.uuid4().hex
+        validators = self._call(self._services.propose_configuration, name, list(key_path),
+                                copy.deepcopy(value_to_merge), deployment_id)
+        if validators:
+            report = self._services.validations.wait(deployment_id, timeout)
+            if report is None:
+                raise DeploymentFailed(f"{name} sent no configuration validity report within {timeout:g} s")
+            _, status, message = report
+            if status != "ACCEPTED":
+                raise DeploymentFailed(f"{name} rejected the configuration: {message}")
+        self.update_configuration(name, key_path, value_to_merge)
 
     # -- lifecycle states and metrics -----------------------------------------------------------
     def get_state(self, name: str) -> Optional[str]:
