@@ -72,3 +72,33 @@ def test_png_and_small_jpeg_decode_in_full_and_the_header_size_is_reported():
         body = data.tobytes()
         assert decode_image(body, content_type, 1 << 20, 10 ** 6, at_least=(300, 300)).shape[:2] == (480, 640)
         assert image_size(body, content_type) == (640, 480)
+
+
+MEASURE_FRAME = """
+import base64, sys
+from ggvision.frames import FrameReader
+def peak_kb():
+    return int(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM:")))
+data = base64.b64encode(open(sys.argv[1], "rb").read()).decode("ascii")
+event = {"schema": "ggvision.frame/1", "ts": 1.0, "camera_id": "cam", "seq": 0, "captured_at": 1.0,
+         "width": 6000, "height": 6000, "pixel_format": "bgr24", "transport": "jpeg", "jpeg": {"data": data}}
+reader = FrameReader("/nonexistent", max_jpeg_pixels=40_000_000)
+if sys.argv[2] != "none":
+    reader.jpeg_at_least = (512, 512)  # what ObjectDetection sets from its model
+before = peak_kb()
+image = reader.read(event)
+print((peak_kb() - before) / 1024.0, image.shape[1], image.shape[0])
+"""
+
+
+def test_a_huge_jpeg_frame_event_is_decoded_for_the_consumer_not_in_full(big_jpeg):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    results = {}
+    for mode in ("512", "none"):
+        out = subprocess.run([sys.executable, "-c", MEASURE_FRAME, big_jpeg, mode], capture_output=True,
+                             text=True, timeout=120, env=env)
+        assert out.returncode == 0, out.stderr
+        grown, width, height = out.stdout.split()
+        results[mode] = (float(grown), int(width), int(height))
+    assert results["512"][1:] == (750, 750) and results["512"][0] < FULL_DECODE_MB / 4, results
+    assert results["none"][1:] == (6000, 6000) and results["none"][0] > FULL_DECODE_MB * 0.9, results

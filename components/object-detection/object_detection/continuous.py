@@ -14,7 +14,7 @@ import numpy as np
 from ggvision.contracts import ContractError, validate
 from ggvision.frames import FrameReader, FrameUnavailable
 from ggvision.frames.layout import is_camera_id
-from ggvision.ipc import IpcClient
+from ggvision.ipc import IpcClient, describe_error
 from ggvision.log import LogThrottle, get_logger
 
 from .counts import CountsWindow
@@ -149,8 +149,8 @@ class ContinuousMode:
         if error is None:
             return
         self.publish_failures += 1
-        self._failure_warning.warning("cannot publish detections (%d failures so far): %s: %s",
-                                      self.publish_failures, type(error).__name__, error)
+        self._failure_warning.warning("cannot publish detections (%d failures so far): %s",
+                                      self.publish_failures, describe_error(error))
 
     def handle(self, event: Dict[str, Any], replaced: int) -> None:
         camera_id = event["camera_id"]

@@ -122,7 +122,8 @@ def _image_of(request: InferenceRequest, settings: DetectionSettings, reader: Fr
     if request.frame is not None:
         try:
             image = read_bgr(reader, request.frame)
-            return image, (int(image.shape[1]), int(image.shape[0]))
+            # The frame's own size (a jpeg frame may have been decoded at a reduced scale).
+            return image, (int(request.frame["width"]), int(request.frame["height"]))
         except FrameUnavailable as error:
             raise InferenceError(ErrorCode.FRAME_UNAVAILABLE, str(error)) from None
         except ValueError as error:  # a path outside the ring folder, a bad geometry

@@ -63,6 +63,7 @@ class DetectionService:
         _log.info("model %s %s loaded from %s (%s): %s", self._detector.name, self._detector.version,
                   model_dir, self._detector.runtime_name, choice.reason)
         self._class_filter = self._resolve_class_filter(self.settings.class_filter)
+        self._reader.jpeg_at_least = self._input_size()  # a huge jpeg frame costs what the model needs
         self._continuous = ContinuousMode(self._ipc, self.settings, self._reader, self._infer, self._counts)
         self._subscriptions.append(self._subscribe(self._request_topic, 1024))
         for frame_topic in self.settings.frame_topics:

@@ -104,6 +104,8 @@ class FrameReader:
                  max_jpeg_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         self.ring_folder = ring_folder
         self.max_jpeg_pixels = max_jpeg_pixels
+        # A consumer's input (width, height): jpeg frames decode at the reduced scale that covers it.
+        self.jpeg_at_least: Optional[Tuple[int, int]] = None
         self._max_rings = max(1, max_rings)
         self._rings: OrderedDict[str, _MappedRing] = collections.OrderedDict()
         # Rings seen truncated under their mapping, by path: (st_dev, st_ino, st_size) then. Still the
@@ -180,7 +182,7 @@ class FrameReader:
         expected: Optional[Tuple[int, int]] = None
         if isinstance(width, int) and isinstance(height, int):
             expected = (width, height)
-        return decode_jpeg(jpeg["data"], pixel_format, self.max_jpeg_pixels, expected)
+        return decode_jpeg(jpeg["data"], pixel_format, self.max_jpeg_pixels, expected, self.jpeg_at_least)
 
     @staticmethod
     def _check_holds(reference: _Reference, counter: int, held: int) -> None:
