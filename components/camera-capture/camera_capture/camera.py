@@ -84,7 +84,8 @@ class Camera:
             if frame is None:
                 continue
             try:
-                published = self._publisher.publish(frame)
+                # A lockstep frame waits for the publish window; a live one is refused when it is full.
+                published = self._publisher.publish(frame, wait=self._stop if frame.keep else None)
             except PublishFailed as error:
                 self.stats.update(last_error=str(error))
                 self._warn.warning("camera %s: %s", self.config.camera_id, error)

@@ -17,6 +17,7 @@ import numpy as np
 class Frame:
     image: np.ndarray  # HxWx3 uint8 BGR
     captured_at: float  # Unix seconds when it was read from the source
+    keep: bool = False  # read in lockstep (a file at PlaybackSpeed max): must be announced, never dropped
 
 
 class LatestFrame:

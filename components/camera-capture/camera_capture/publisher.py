@@ -2,7 +2,9 @@
 
 Publishing does not wait for the nucleus's acknowledgement (publish_json_async), so a slow nucleus
 never holds the pacing loop; at most MAX_IN_FLIGHT events may be unacknowledged, beyond that a frame
-is refused (counted as dropped) rather than queued.
+of a live source is refused (counted as dropped) rather than queued: the newest frame wins. A file
+played in lockstep (`PlaybackSpeed: max`) promises every frame, so its frames wait for the window
+instead (`publish(frame, wait=stop)`).
 """
 
 import collections
@@ -20,6 +22,7 @@ from .settings import CameraConfig
 
 PIXEL_FORMAT = "bgr24"
 MAX_IN_FLIGHT = 8
+_WINDOW_WAIT = 0.25  # how often a publisher waiting for the window looks at the stop flag
 
 
 class PublishFailed(Exception):
@@ -35,18 +38,26 @@ class FramePublisher:
         self._next_seq = first_seq
         self._in_flight: Deque[Future] = collections.deque()
         self._lock = threading.Lock()
+        self._acknowledged = threading.Condition(self._lock)
         self._warn = LogThrottle(f"ggvision.CameraCapture.{config.camera_id}.publish", 30.0)
         self._on_error = on_error
         self.width: Optional[int] = None
         self.height: Optional[int] = None
 
-    def publish(self, frame: Frame) -> bool:
-        """Announce `frame`; False when too many earlier events are still unacknowledged."""
+    def publish(self, frame: Frame, wait: Optional[threading.Event] = None) -> bool:
+        """Announce `frame`; False when too many earlier events are still unacknowledged.
+
+        With `wait` (the camera's stop event) a full window is waited out instead: False then
+        only when `wait` was set meanwhile."""
         with self._lock:
-            while self._in_flight and self._in_flight[0].done():
-                self._in_flight.popleft()
-            if len(self._in_flight) >= MAX_IN_FLIGHT:
-                return False
+            while True:
+                while self._in_flight and self._in_flight[0].done():
+                    self._in_flight.popleft()
+                if len(self._in_flight) < MAX_IN_FLIGHT:
+                    break
+                if wait is None or wait.is_set():
+                    return False
+                self._acknowledged.wait(_WINDOW_WAIT)
         config = self.config
         image = fit_within(frame.image, config.max_width, config.max_height)
         height, width = image.shape[:2]
@@ -92,6 +103,8 @@ class FramePublisher:
         return new_ring
 
     def _on_acknowledged(self, future: Future) -> None:
+        with self._acknowledged:
+            self._acknowledged.notify_all()
         error = None if future.cancelled() else future.exception()
         if error is None:
             return

@@ -140,7 +140,8 @@ class CameraReader:
                     due = due + interval if now - due < interval else now + interval
                 elif interval is not None:
                     due = time.monotonic() + interval
-            if not first and source.can_skip and self._turn_is_far(period):
+            # Never in lockstep: there every frame is announced, however far the next turn.
+            if not first and not lockstep and source.can_skip and self._turn_is_far(period):
                 source.skip()
                 self._latest.skipped()
                 image = None
@@ -158,7 +159,7 @@ class CameraReader:
             if image is None:
                 self._stats.add(frames_in=1)
                 continue
-            self._latest.put(Frame(image, time.time()))
+            self._latest.put(Frame(image, time.time(), keep=lockstep))
             self._stats.add(frames_in=1)
             if first:
                 first = False

