@@ -2,17 +2,19 @@
 
 A message names its contract in its `schema` field (`"ggvision.<kind>/<major>"`); the schema file is
 `schemas/<kind>-<major>.json`. Schemas refer to each other by file name, resolved from this folder
-only (never fetched).
+only (never fetched). jsonschema is imported at the first check or schema lookup, not with this
+module (ContractError and the schema names cost nothing; jsonschema and referencing about 7 MiB).
 """
 
 import json
 import os
 import re
 from functools import lru_cache
-from typing import Any, Dict, Iterator
+from typing import TYPE_CHECKING, Any, Dict, Iterator
 
-from jsonschema import Draft7Validator
-from referencing import Registry, Resource
+if TYPE_CHECKING:
+    from jsonschema import Draft7Validator
+    from referencing import Registry
 
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
 _NAME = re.compile(r"^ggvision\.([a-z][a-z0-9-]*)/([0-9]+)$")
@@ -37,7 +39,9 @@ def schema_file(name: str) -> str:
 
 
 @lru_cache(maxsize=None)
-def _registry() -> Registry:
+def _registry() -> "Registry":
+    from referencing import Registry, Resource
+
     resources = []
     for file_name in sorted(os.listdir(SCHEMA_DIR)):
         if file_name.endswith(".json"):
@@ -47,7 +51,9 @@ def _registry() -> Registry:
 
 
 @lru_cache(maxsize=None)
-def _validator(file_name: str) -> Draft7Validator:
+def _validator(file_name: str) -> "Draft7Validator":
+    from jsonschema import Draft7Validator
+
     try:
         schema = _registry()[file_name].contents
     except LookupError:
