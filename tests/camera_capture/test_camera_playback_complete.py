@@ -105,3 +105,45 @@ def test_max_speed_announces_every_frame_of_a_file_in_order_while_the_nucleus_la
     indexes = [jpeg_index(event) for event in events]
     assert indexes == [i % 32 for i in range(frames)], f"{len(indexes)} of {frames} frames"
     assert ended["frames_out"] == frames and ended["dropped"] == 0
+
+
+class LenientOpenCv:
+    """cv2 as builds with an older libjpeg behave (OpenCV 4 on many devices): a truncated JPEG is
+    decoded anyway, its missing part filled with grey. OpenCV 5 refuses it by itself."""
+
+    def __getattr__(self, name):
+        return getattr(cv2, name)
+
+    def imdecode(self, data, flags):
+        body = bytes(data)
+        if body.startswith(b"\xff\xd8") and not body.rstrip(b"\0").endswith(b"\xff\xd9"):
+            from ggvision.imaging.decode import jpeg_size
+            width, height = jpeg_size(body)
+            return np.full((height, width, 3), 128, np.uint8)
+        return cv2.imdecode(data, flags)
+
+    def imread(self, path, flags=cv2.IMREAD_COLOR):
+        with open(path, "rb") as stream:
+            return self.imdecode(np.frombuffer(stream.read(), np.uint8), flags)
+
+
+def test_a_truncated_jpeg_in_a_folder_is_refused_with_a_warning_not_shown_grey(tmp_path, caplog, monkeypatch):
+    from camera_capture.sources import image_folder
+    monkeypatch.setattr(image_folder, "cv2", LenientOpenCv())
+    folder = helpers.make_image_folder(str(tmp_path / "shelf"), 6, extensions=(".jpg",))
+    cut = os.path.join(folder, "frame-002.jpg")
+    with open(cut, "rb") as stream:
+        body = stream.read()
+    with open(cut, "wb") as stream:
+        stream.write(body[:len(body) * 2 // 3])
+    source = image_folder.ImageFolderSource(folder)
+    source.open()
+    indexes = []
+    while True:
+        image = source.read()
+        if image is None:
+            break
+        indexes.append(helpers.index_of(image))
+    assert indexes == [0, 1, 3, 4, 5] and source.skipped == 1
+    warnings = [r.getMessage() for r in caplog.records if "frame-002.jpg" in r.getMessage()]
+    assert warnings and "truncated" in warnings[0], warnings

@@ -1,18 +1,24 @@
 """A folder of images, read in name order (zero-pad the numbers), once or looped.
 
 The folder is listed again at the start of every pass, so images added while it plays are picked up
-on the next loop. Files that are not readable images are skipped (and counted), not fatal.
+on the next loop. Files that are not readable images are skipped (and counted), not fatal: a JPEG
+or PNG is checked as the inference service checks a request's image (complete to its end marker, its
+header's size), so a truncated JPEG is refused instead of being shown grey-filled.
 """
 
 import os
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
+from ggvision.imaging.decode import JPEG, PNG, DecodeFailed, ImageTooLarge, decode_image
 from ggvision.log import LogThrottle
 
 from .base import Source, SourceError
 from .opencv import to_bgr24
+
+_MAX_BYTES = 1 << 31
+_MAX_PIXELS = 1 << 30  # OpenCV's own limit (CV_IO_MAX_IMAGE_PIXELS)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm")
 
@@ -61,11 +67,28 @@ class ImageFolderSource(Source):
                 self._start_pass()
             path = self._files[self._next]
             self._next += 1
-            image = cv2.imread(path, cv2.IMREAD_COLOR)
+            image, problem = read_image(path)
             if image is None:
                 self.skipped += 1
-                self._warn.warning("skipping %s: not a readable image (%d skipped so far)", path,
-                                   self.skipped)
+                self._warn.warning("skipping %s: %s (%d skipped so far)", path, problem, self.skipped)
                 continue
             self._read_this_pass += 1
             return to_bgr24(image)
+
+
+def read_image(path: str) -> Tuple[Optional[np.ndarray], str]:
+    """(the decoded image, "") or (None, why not). JPEG and PNG files go through decode_image's
+    checks (a truncated JPEG, which libjpeg would fill with grey, is refused); others through OpenCV."""
+    try:
+        with open(path, "rb") as stream:
+            body = stream.read()
+    except OSError as error:
+        return None, f"cannot read it: {error.strerror}"
+    kind = JPEG if body.startswith(b"\xff\xd8\xff") else PNG if body.startswith(b"\x89PNG\r\n\x1a\n") else None
+    if kind is not None:
+        try:
+            return decode_image(body, kind, _MAX_BYTES, _MAX_PIXELS), ""
+        except (DecodeFailed, ImageTooLarge) as error:
+            return None, str(error)
+    image = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR) if body else None
+    return (None, "not a readable image") if image is None else (image, "")
