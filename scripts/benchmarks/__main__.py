@@ -7,7 +7,7 @@ import time
 
 from .results import write_result
 
-AREAS = ["ipc", "camera", "detection"]
+AREAS = ["ipc", "camera", "detection", "footprint"]
 
 
 def main(argv=None) -> int:
