@@ -7,7 +7,7 @@ detection area does). Each component's process is its `main.py` Python (the chil
 
 - idle: CameraCapture reads a 1280×720 video at 1 fps; ObjectDetection has its model loaded and
   subscribes to a camera topic nobody publishes on (no frames to infer).
-- load: CameraCapture at 15 fps, ObjectDetection inferring every frame (the bundled demo model,
+- load: CameraCapture at 15 fps, ObjectDetection inferring each frame (motion gate off; the demo model,
   ONNX Runtime).
 
 Per component and phase: the largest sample (`rss_mib`), the median and VmHWM (the process's peak
@@ -76,8 +76,8 @@ def run(quick: bool = False) -> Dict[str, Any]:
         "processes": "real processes: CameraCapture and ObjectDetection through the local nucleus launcher, "
                      "in ggvision.DLRRuntime's environment",
         "idle": f"camera at {IDLE_FRAME_RATE} fps (1280x720 video), detector subscribed to no camera",
-        "load": f"camera at {LOAD_FRAME_RATE} fps (1280x720 video), detector inferring every frame "
-                "(bundled demo model, ONNX Runtime)",
+        "load": f"camera at {LOAD_FRAME_RATE} fps (1280x720 video), detector inferring each frame "
+                "(motion gate off; bundled demo model, ONNX Runtime)",
         "details": {"plan": plan, "components": components},
     }
     for name, figures in components.items():
