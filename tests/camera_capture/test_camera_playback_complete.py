@@ -147,3 +147,19 @@ def test_a_truncated_jpeg_in_a_folder_is_refused_with_a_warning_not_shown_grey(t
     assert indexes == [0, 1, 3, 4, 5] and source.skipped == 1
     warnings = [r.getMessage() for r in caplog.records if "frame-002.jpg" in r.getMessage()]
     assert warnings and "truncated" in warnings[0], warnings
+
+
+@pytest.mark.parametrize("hog", [False, True], ids=["idle", "cpu-hog"])
+def test_a_slow_image_in_a_native_folder_does_not_drop_the_images_after_it(tmp_path, hog):
+    folder = helpers.make_image_folder(str(tmp_path / "shelf"), 10, extensions=(".png",))
+    big = helpers.solid(3, 5000, 5000)  # decodes in a large part of a second: longer than a turn
+    big += np.random.default_rng(3).integers(0, 3, big.shape, np.uint8)
+    os.remove(os.path.join(folder, "frame-003.png"))
+    assert cv2.imwrite(os.path.join(folder, "frame-003.jpg"), big, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    config = helpers.configuration(tmp_path, [
+        {"CameraId": "shelf", "Source": folder, "PlaybackSpeed": "native", "FrameRate": 5,
+         "Transport": "jpeg", "MaxWidth": helpers.WIDTH, "MaxHeight": helpers.HEIGHT}])
+    with cpu_hog(hog), helpers.running_capture(config) as capture:
+        events, ended = collect(capture)
+    assert [jpeg_index(event) for event in events] == list(range(10))
+    assert ended["dropped"] == 0

@@ -4,10 +4,13 @@ and ride out failures by reopening with exponential backoff.
 Live sources are read as fast as they deliver (draining the camera keeps latency at one frame), but
 a frame is only decoded when the announcer's next turn is near: the others are taken off the source
 undecoded (`skip()`), which saves most of the decoding work when FrameRate is below the camera's.
-Files and folders are read at their own frame rate (`PlaybackSpeed: native`, like a live camera),
-or in lockstep with the announcer (`max`: each frame waits until the previous one was taken, so
-every frame is announced, in order, as fast as FrameRate allows). A snapshot URL is polled at the
-frame rate.
+Files and folders are read at their own frame rate (`PlaybackSpeed: native`, like a live camera:
+after a slow decode the schedule restarts one interval after the late frame, and a frame waits for
+the announcer to take the one before it — a video's until the next frame is due, a folder's, played
+at FrameRate, until it is taken — so a slow image does not drop the ones after it), or in lockstep
+with the announcer (`max`: each frame waits until the previous one was taken and the publisher waits
+for its window, so every frame is announced, in order, as fast as FrameRate allows). A snapshot URL
+is polled at the frame rate.
 """
 
 import threading
@@ -135,9 +138,14 @@ class CameraReader:
                     remaining = due - time.monotonic()
                     if remaining > 0 and self._stop.wait(remaining):
                         return False
-                    now = time.monotonic()
-                    # A fixed schedule; after a stall, restart it instead of rushing to catch up.
-                    due = due + interval if now - due < interval else now + interval
+                    if time.monotonic() - due >= interval:
+                        # A stall (a slow decode): restart the schedule from the late frame instead
+                        # of rushing to catch up; the next frame comes one interval after it, as it
+                        # would have on time, so it does not replace the late one before its turn.
+                        due = time.monotonic() + interval
+                        if self._stop.wait(interval):
+                            return False
+                    due += interval
                 elif interval is not None:
                     due = time.monotonic() + interval
             # Never in lockstep: there every frame is announced, however far the next turn.
@@ -159,6 +167,13 @@ class CameraReader:
             if image is None:
                 self._stats.add(frames_in=1)
                 continue
+            if source.finite and not lockstep and due is not None:
+                # A video file keeps its own time (a frame not taken by the next one's due time is
+                # replaced); a folder plays at FrameRate, the announcer's own pace, so a frame waits
+                # for its turn however long the announcer is held up (by a huge image, say).
+                until = due if source.native_fps else None
+                if not self._let_it_be_taken(until):
+                    return False
             self._latest.put(Frame(image, time.time(), keep=lockstep))
             self._stats.add(frames_in=1)
             if first:
@@ -169,6 +184,20 @@ class CameraReader:
                 self._log.info("camera %s: streaming %s (%dx%d)", self.config.camera_id, self.describe,
                                width, height)
         return False
+
+    def _let_it_be_taken(self, until: Optional[float]) -> bool:
+        """A file or folder played at its own rate: before a frame replaces the one in the slot, give
+        the announcer until `until` (a video: when the next frame is due, time the reader would sleep
+        anyway; None: as long as it takes) to take it. Without this, a frame that came late (a slow
+        decode) and the next one on schedule land together while the announcer is still busy with
+        the late one, dropping frame after frame. A video's frame not taken by then is replaced: the
+        newest frame wins. False on stop."""
+        while True:
+            remaining = _IDLE_WAIT if until is None else until - time.monotonic()
+            if remaining <= 0 or self._latest.wait_taken(min(_IDLE_WAIT, remaining)):
+                return True
+            if self._stop.is_set():
+                return False
 
     def _turn_is_far(self, period: Optional[float]) -> bool:
         """True when the announcer's next turn is more than ~2 source frames away: a frame decoded
