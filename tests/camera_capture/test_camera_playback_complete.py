@@ -163,3 +163,21 @@ def test_a_slow_image_in_a_native_folder_does_not_drop_the_images_after_it(tmp_p
         events, ended = collect(capture)
     assert [jpeg_index(event) for event in events] == list(range(10))
     assert ended["dropped"] == 0
+
+
+def test_a_frame_too_large_for_the_jpeg_transport_is_counted_and_warned_about(tmp_path, caplog):
+    folder = str(tmp_path / "huge")
+    os.makedirs(folder)
+    noise = np.random.default_rng(1).integers(0, 255, (3000, 4000, 3), np.uint8)  # ~18 MB as base64 JPEG
+    assert cv2.imwrite(os.path.join(folder, "a-huge.png"), noise)
+    assert cv2.imwrite(os.path.join(folder, "b-small.png"), helpers.solid(5))
+    config = helpers.configuration(tmp_path, [
+        {"CameraId": "huge", "Source": folder, "PlaybackSpeed": "max", "FrameRate": 5,
+         "Transport": "jpeg", "JpegQuality": 95}])
+    with helpers.running_capture(config) as capture:
+        events, ended = collect(capture)  # the component's IPC connection survives the huge frame
+    assert [jpeg_index(event) for event in events] == [5]
+    assert ended["dropped"] == 1 and "IPC message" in ended["last_error"], ended
+    warnings = [r.getMessage() for r in caplog.records
+                if r.levelname == "WARNING" and "not sent" in r.getMessage()]
+    assert len(warnings) == 1, warnings

@@ -10,7 +10,7 @@ from ggvision.log import LogThrottle, get_logger
 
 from .latest import LatestFrame
 from .pacing import Pacer
-from .publisher import FramePublisher, PublishFailed
+from .publisher import FramePublisher, FrameTooLarge, PublishFailed
 from .reader import CameraReader, SourceFactory
 from .redaction import redact
 from .settings import CameraConfig
@@ -37,7 +37,8 @@ class Camera:
         self._publisher = FramePublisher(ipc, config,
                                          on_error=lambda text: self.stats.update(last_error=text),
                                          first_seq=first_seq)
-        self._refused = 0  # frames the publisher refused while earlier events were unacknowledged
+        # frames the publisher refused while earlier events were unacknowledged, or too large to send
+        self._refused = 0
         self._reader = CameraReader(config, self._latest, self.stats, make_source, self._stop,
                                     next_turn=self._pacer.next_turn)
         self._status = StatusWindow()
@@ -86,6 +87,13 @@ class Camera:
             try:
                 # A lockstep frame waits for the publish window; a live one is refused when it is full.
                 published = self._publisher.publish(frame, wait=self._stop if frame.keep else None)
+            except FrameTooLarge as error:
+                # Counted (status dropped, last_error) and warned about, never lost silently.
+                self._refused += 1
+                self.stats.update(last_error=str(error))
+                self._warn.warning("camera %s: %s (%d frames not sent so far)", self.config.camera_id, error,
+                                   self._refused)
+                continue
             except PublishFailed as error:
                 self.stats.update(last_error=str(error))
                 self._warn.warning("camera %s: %s", self.config.camera_id, error)

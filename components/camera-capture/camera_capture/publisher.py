@@ -22,11 +22,18 @@ from .settings import CameraConfig
 
 PIXEL_FORMAT = "bgr24"
 MAX_IN_FLIGHT = 8
+# An IPC message is one eventstream frame, at most 16 MiB (the nucleus closes the connection of a
+# component that sends a larger one); the rest of the event and the frame's headers fit in the margin.
+MAX_JPEG_EVENT_DATA = 16 * 1024 * 1024 - 64 * 1024
 _WINDOW_WAIT = 0.25  # how often a publisher waiting for the window looks at the stop flag
 
 
 class PublishFailed(Exception):
     """The frame could not be put in shared memory or encoded (the message says why)."""
+
+
+class FrameTooLarge(Exception):
+    """The frame's JPEG does not fit in one IPC message (`Transport: jpeg`): it is not sent."""
 
 
 class FramePublisher:
@@ -75,8 +82,14 @@ class FramePublisher:
             event = frame_event(config.camera_id, written.seq, frame.captured_at, width, height, PIXEL_FORMAT,
                                 shm=written)
         else:
+            jpeg_data = encode_jpeg(image, config.jpeg_quality)
+            if len(jpeg_data) > MAX_JPEG_EVENT_DATA:
+                raise FrameTooLarge(
+                    f"a {width}x{height} frame is {len(jpeg_data)} bytes of base64 JPEG, over the "
+                    f"{MAX_JPEG_EVENT_DATA} an IPC message can carry: not sent (set MaxWidth/MaxHeight "
+                    f"or a lower JpegQuality, or use Transport shm)")
             event = frame_event(config.camera_id, self._next_seq, frame.captured_at, width, height,
-                                PIXEL_FORMAT, jpeg_data=encode_jpeg(image, config.jpeg_quality))
+                                PIXEL_FORMAT, jpeg_data=jpeg_data)
             self._next_seq += 1
         self.width, self.height = width, height
         future = self._ipc.publish_json_async(config.frames_topic, event)
