@@ -231,3 +231,14 @@ class MjpegCamera:
     def url(self, path: str = "/stream") -> str:
         user = f"{self.credentials}@" if self.credentials else ""
         return f"http://{user}127.0.0.1:{self.port}{path}"
+
+
+def launch(nucleus: Any, built: Dict[str, Any], tmp_path: Any, merge: Dict[str, Any]) -> Any:
+    """The CameraCapture process from its built recipe, `merge` over its defaults (a started Launcher)."""
+    from local_nucleus.launcher import Launcher
+
+    launcher = Launcher(nucleus, built["recipes"], built["artifacts"], str(tmp_path / "run"),
+                        shared_work=built["shared_work"], config_overrides={NAME: {"MERGE": merge}},
+                        components=[NAME], restart_delay=0.1, stop_timeout=5.0, output=None)
+    launcher.start()
+    return launcher

@@ -2,47 +2,17 @@
 process on the local nucleus; frames and status over IPC, and an invalid configuration → ERRORED."""
 
 import os
-import shutil
-import tempfile
 
 import camera_helpers as helpers
 import pytest
 from ggvision.contracts import validate
 from ggvision.frames import FrameReader, FrameUnavailable
 from harness import connect, pubsub_policy
-from local_nucleus.device import build_for_this_machine
-from local_nucleus.launcher import Launcher
-from local_nucleus.server import LocalNucleus
 
 pytestmark = pytest.mark.timeout(60)
 
 BUILD = os.path.join(helpers.ROOT, "scripts", "build")
 NAME = helpers.NAME
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, device_runtime):
-    output = tmp_path_factory.mktemp("camera-build") / "greengrass-build"
-    return device_runtime.with_components(build_for_this_machine(str(output), [NAME]))
-
-
-@pytest.fixture
-def nucleus():
-    folder = tempfile.mkdtemp(prefix="ggn")  # AF_UNIX paths are limited to 107 bytes
-    server = LocalNucleus(os.path.join(folder, "ipc.sock"), os.path.join(folder, "iot.jsonl"))
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def launch(nucleus, built, tmp_path, merge):
-    launcher = Launcher(nucleus, built["recipes"], built["artifacts"], str(tmp_path / "run"),
-                        shared_work=built["shared_work"],
-                        config_overrides={NAME: {"MERGE": merge}}, components=[NAME],
-                        restart_delay=0.1, stop_timeout=5.0, output=None)
-    launcher.start()
-    return launcher
 
 
 def test_component_process_publishes_frames_and_status_then_stops_cleanly(nucleus, built, tmp_path):
@@ -55,7 +25,7 @@ def test_component_process_publishes_frames_and_status_then_stops_cleanly(nucleu
         subscribe=["ggvision/cameras/demo/frames", "ggvision/cameras/demo/status"]))
     frames = observer.subscribe("ggvision/cameras/demo/frames", 100)
     statuses = observer.subscribe("ggvision/cameras/demo/status", 100)
-    launcher = launch(nucleus, built, tmp_path, merge)
+    launcher = helpers.launch(nucleus, built, tmp_path, merge)
     try:
         assert launcher.wait_for_state(NAME, "RUNNING", helpers.WAIT), launcher.log_lines(NAME)
         reader = FrameReader(rings)
@@ -85,7 +55,7 @@ def test_component_process_publishes_frames_and_status_then_stops_cleanly(nucleu
 
 def test_invalid_configuration_is_one_clear_line_and_errored(nucleus, built, tmp_path):
     merge = {"Cameras": [{"CameraId": "a", "Source": "0"}, {"CameraId": "a", "Source": "1"}]}
-    launcher = launch(nucleus, built, tmp_path, merge)
+    launcher = helpers.launch(nucleus, built, tmp_path, merge)
     try:
         assert launcher.wait_for_state(NAME, "BROKEN", helpers.WAIT), launcher.state_history(NAME)
     finally:

@@ -3,9 +3,7 @@ stops the service at start with one clear line, and the real component process r
 file being deleted and truncated (same pid, frames readable again, status says what happened)."""
 
 import os
-import shutil
 import signal
-import tempfile
 import time
 
 import camera_helpers as helpers
@@ -16,9 +14,6 @@ from ggvision.component import ServiceError
 from ggvision.config import parse_config
 from ggvision.frames import FrameReader, FrameUnavailable
 from harness import connect, pubsub_policy
-from local_nucleus.device import build_for_this_machine
-from local_nucleus.launcher import Launcher
-from local_nucleus.server import LocalNucleus
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -52,31 +47,6 @@ def test_a_ring_folder_of_another_user_stops_the_service_at_start(tmp_path):
 
 # ---------------------------------------------------------------- the real component process
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, device_runtime):
-    output = tmp_path_factory.mktemp("camera-build") / "greengrass-build"
-    return device_runtime.with_components(build_for_this_machine(str(output), [NAME]))
-
-
-@pytest.fixture
-def nucleus():
-    folder = tempfile.mkdtemp(prefix="ggn")  # AF_UNIX paths are limited to 107 bytes
-    server = LocalNucleus(os.path.join(folder, "ipc.sock"), os.path.join(folder, "iot.jsonl"))
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def launch(nucleus, built, tmp_path, merge):
-    launcher = Launcher(nucleus, built["recipes"], built["artifacts"], str(tmp_path / "run"),
-                        shared_work=built["shared_work"],
-                        config_overrides={NAME: {"MERGE": merge}}, components=[NAME],
-                        restart_delay=0.1, stop_timeout=5.0, output=None)
-    launcher.start()
-    return launcher
-
-
 def fresh_frame(frames, reader, launcher, after):
     """A frame read from the ring whose event came after `after` (time.time())."""
     deadline = time.monotonic() + helpers.WAIT
@@ -101,7 +71,7 @@ def test_the_camera_process_makes_a_deleted_or_truncated_ring_again(nucleus, bui
         subscribe=["ggvision/cameras/demo/frames", "ggvision/cameras/demo/status"]))
     frames = observer.subscribe("ggvision/cameras/demo/frames", 100)
     statuses = observer.subscribe("ggvision/cameras/demo/status", 100)
-    launcher = launch(nucleus, built, tmp_path, merge)
+    launcher = helpers.launch(nucleus, built, tmp_path, merge)
     path = os.path.join(rings, "demo.ring")
     try:
         assert launcher.wait_for_state(NAME, "RUNNING", helpers.WAIT), launcher.log_lines(NAME)

@@ -8,35 +8,14 @@ process over the local nucleus:
   keeps running on its last valid configuration and says so.
 """
 
-import os
-import shutil
-import tempfile
 
 import camera_helpers as helpers
 import pytest
-from local_nucleus.device import build_for_this_machine
-from local_nucleus.launcher import Launcher
-from local_nucleus.server import DeploymentFailed, LocalNucleus
+from local_nucleus.server import DeploymentFailed
 
 pytestmark = pytest.mark.timeout(120)
 
 NAME = helpers.NAME
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, device_runtime):
-    output = tmp_path_factory.mktemp("deployments") / "greengrass-build"
-    return device_runtime.with_components(build_for_this_machine(str(output), [NAME]))
-
-
-@pytest.fixture
-def nucleus():
-    folder = tempfile.mkdtemp(prefix="ggn")
-    server = LocalNucleus(os.path.join(folder, "ipc.sock"), os.path.join(folder, "iot.jsonl"))
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def wait_for_line(launcher, text, timeout=helpers.WAIT):
@@ -55,10 +34,8 @@ def test_invalid_deployments_fail_and_the_component_keeps_running(nucleus, built
     video = helpers.make_video(str(tmp_path / "clip.avi"), frames=25, fps=25)
     merge = {"Cameras": [{"CameraId": "cam", "Source": video, "Loop": True}], "FrameRate": 5,
              "RingFolder": str(tmp_path / "rings")}
-    launcher = Launcher(nucleus, built["recipes"], built["artifacts"], str(tmp_path / "run"),
-                        shared_work=built["shared_work"], config_overrides={NAME: {"MERGE": merge}},
-                        components=[NAME], restart_delay=0.1, stop_timeout=5.0, output=None)
-    with launcher:
+    launcher = helpers.launch(nucleus, built, tmp_path, merge)
+    try:
         assert launcher.wait_for_state(NAME, "RUNNING", helpers.WAIT), launcher.log_lines(NAME)
         wait_for_line(launcher, f"{NAME} running")
         history = launcher.state_history(NAME)
@@ -83,3 +60,5 @@ def test_invalid_deployments_fail_and_the_component_keeps_running(nucleus, built
         assert launcher.state(NAME) == "RUNNING"
         assert launcher.state_history(NAME) == history  # no ERRORED, no restart at any point
         assert not [line for line in launcher.log_lines(NAME) if line.startswith("Traceback")]
+    finally:
+        launcher.stop()
