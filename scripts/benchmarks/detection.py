@@ -38,6 +38,7 @@ from local_nucleus.device import RUNTIME, build_for_this_machine, runtime_work_c
 from local_nucleus.launcher import Launcher
 from local_nucleus.server import LocalNucleus
 
+from .processes import component_pid
 from .results import ROOT, percentiles
 
 CAMERA = "ggvision.CameraCapture"
@@ -299,20 +300,8 @@ class _Pipeline:
                 pass
 
     def process_pid(self, component: str) -> int:
-        """A component's Python process (its command line names its artifact under our run dir)."""
-        script = os.path.join(component, "main.py")
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    arguments = f.read().split(b"\0")
-            except OSError:
-                continue
-            if any(a.decode(errors="replace").endswith(script) and self.run_dir in a.decode(errors="replace")
-                   for a in arguments) and not arguments[0].endswith(b"sh"):
-                return int(entry)
-        raise RuntimeError(f"the {component} process was not found")
+        """A component's Python process."""
+        return component_pid(self.run_dir, component)
 
     def close(self) -> None:
         if self.launcher is not None:
