@@ -242,3 +242,30 @@ def launch(nucleus: Any, built: Dict[str, Any], tmp_path: Any, merge: Dict[str, 
                         components=[NAME], restart_delay=0.1, stop_timeout=5.0, output=None)
     launcher.start()
     return launcher
+
+
+def make_vfr_video(path: str, frame_times_ms: List[int], header_fps: int = 15,
+                   width: int = WIDTH, height: int = HEIGHT) -> str:
+    """A variable-frame-rate H.264 MP4 whose frame `i` (colour `i`) is stamped `frame_times_ms[i]`.
+
+    OpenCV's VideoWriter only writes constant-rate files; PyAV (a test dependency) sets each frame's
+    timestamp, as a phone's recorder does."""
+    import fractions
+
+    import av
+
+    millisecond = fractions.Fraction(1, 1000)
+    with av.open(path, "w") as container:
+        stream = container.add_stream("libx264", rate=header_fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = millisecond
+        stream.codec_context.time_base = millisecond
+        stream.options = {"crf": "10"}  # near-lossless: the colour index survives
+        for index, stamp in enumerate(frame_times_ms):
+            frame = av.VideoFrame.from_ndarray(solid(index, width, height), format="bgr24")
+            frame.pts, frame.time_base = stamp, millisecond
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path

@@ -43,9 +43,9 @@ def collect(capture, until_ended=True, timeout=60.0):
     return events, ended
 
 
-def jpeg_index(event):
+def jpeg_index(event, tolerance=6):
     data = __import__("base64").b64decode(event["jpeg"]["data"])
-    return helpers.index_of(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
+    return helpers.index_of(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), tolerance)
 
 
 class SlowAcks:
@@ -181,3 +181,27 @@ def test_a_frame_too_large_for_the_jpeg_transport_is_counted_and_warned_about(tm
     warnings = [r.getMessage() for r in caplog.records
                 if r.levelname == "WARNING" and "not sent" in r.getMessage()]
     assert len(warnings) == 1, warnings
+
+
+def test_native_playback_follows_a_variable_frame_rate_files_timestamps(tmp_path):
+    # A phone's video: 20 frames 50 ms apart, then 5 frames a second apart; the header says 15 fps.
+    stamps = [50 * i for i in range(20)] + [950 + 1000 * i for i in range(1, 6)]
+    video = helpers.make_vfr_video(str(tmp_path / "phone.mp4"), stamps, header_fps=15)
+    capture = cv2.VideoCapture(video, cv2.CAP_FFMPEG)
+    header_fps = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    config = helpers.configuration(tmp_path, [
+        {"CameraId": "phone", "Source": video, "PlaybackSpeed": "native", "FrameRate": 0,
+         "Transport": "jpeg"}])
+    with helpers.running_capture(config) as capture:
+        events, ended = collect(capture)
+    # H.264's YUV 4:2:0 moves the colours a little more than JPEG alone
+    shown = {jpeg_index(event, tolerance=14): event["captured_at"] for event in events}
+    # The slow part's frames each stand alone for a second: none can be replaced before it is shown.
+    assert set(range(20, 25)) <= set(shown), sorted(shown)
+    slow_part = shown[24] - shown[20]
+    assert slow_part >= 3.5, (
+        f"frames 20..24 (4 s apart by their timestamps) were shown {slow_part:.2f} s apart: "
+        f"paced by the header's {header_fps:.1f} fps")
+    assert shown[20] - min(shown.values()) <= 4.0  # the fast part is not stretched to the slow one
+    assert ended["state"] == "ENDED"

@@ -4,13 +4,13 @@ and ride out failures by reopening with exponential backoff.
 Live sources are read as fast as they deliver (draining the camera keeps latency at one frame), but
 a frame is only decoded when the announcer's next turn is near: the others are taken off the source
 undecoded (`skip()`), which saves most of the decoding work when FrameRate is below the camera's.
-Files and folders are read at their own frame rate (`PlaybackSpeed: native`, like a live camera:
-after a slow decode the schedule restarts one interval after the late frame, and a frame waits for
-the announcer to take the one before it — a video's until the next frame is due, a folder's, played
-at FrameRate, until it is taken — so a slow image does not drop the ones after it), or in lockstep
-with the announcer (`max`: each frame waits until the previous one was taken and the publisher waits
-for its window, so every frame is announced, in order, as fast as FrameRate allows). A snapshot URL
-is polled at the frame rate.
+Files and folders are decoded ahead and shown at their own time (`PlaybackSpeed: native`, like a live
+camera): a video's frames at their timestamps, so variable-frame-rate files play in real time, a
+folder's images at FrameRate (PlaybackClock); a frame waits for the announcer to take the one before
+it — a video's until the next frame is due, a folder's until it is taken, so a slow image does not
+drop the ones after it. Or in lockstep with the announcer (`max`: each frame waits until the previous
+one was taken and the publisher waits for its window, so every frame is announced, in order, as fast
+as FrameRate allows). A snapshot URL is polled at the frame rate.
 """
 
 import threading
@@ -21,6 +21,7 @@ from ggvision.log import get_logger
 
 from .backoff import Backoff
 from .latest import Frame, LatestFrame
+from .playback_clock import PlaybackClock
 from .redaction import redact
 from .settings import MAX, CameraConfig
 from .sources import Source, SourceError
@@ -114,44 +115,24 @@ class CameraReader:
     def _stream(self, source: Source, backoff: Backoff) -> bool:
         """Read until the source fails (SourceError) or the stop flag; True when a finite source ended."""
         first = True
-        due: Optional[float] = None
+        clock = PlaybackClock()
+        poll_due: Optional[float] = None
         last_frame_at: Optional[float] = None
         period: Optional[float] = None  # the source's frame period, smoothed
         read_cost = 0.0  # seconds a read takes, smoothed
         while not self._stop.is_set():
             lockstep = source.finite and self.config.playback_speed == MAX
             if lockstep:
-                while not self._latest.wait_taken(_IDLE_WAIT):
-                    if self._stop.is_set():
-                        return False
-                # Read just in time for the announcer's next turn (a period after it took the last
-                # frame), so that a frame does not wait a whole period in the slot and go out with a
-                # stale capture time.
-                taken_at, rate = self._latest.taken_at, self.frame_rate
-                if taken_at is not None and rate > 0:
-                    remaining = taken_at + 1.0 / rate - time.monotonic() - read_cost
-                    if remaining > 0 and self._stop.wait(remaining):
-                        return False
-            else:
-                interval = self._interval(source)
-                if interval is not None and due is not None:
-                    remaining = due - time.monotonic()
-                    if remaining > 0 and self._stop.wait(remaining):
-                        return False
-                    if time.monotonic() - due >= interval:
-                        # A stall (a slow decode): restart the schedule from the late frame instead
-                        # of rushing to catch up; the next frame comes one interval after it, as it
-                        # would have on time, so it does not replace the late one before its turn.
-                        due = time.monotonic() + interval
-                        if self._stop.wait(interval):
-                            return False
-                    due += interval
-                elif interval is not None:
-                    due = time.monotonic() + interval
+                if not self._wait_lockstep_turn(read_cost):
+                    return False
+            elif source.polled:
+                poll_due = self._wait_poll_turn(poll_due)
+                if poll_due is None and self._stop.is_set():
+                    return False
             # Never in lockstep: there every frame is announced, however far the next turn.
-            if not first and not lockstep and source.can_skip and self._turn_is_far(period):
+            skip = not first and not lockstep and source.can_skip and self._turn_is_far(period)
+            if skip:
                 source.skip()
-                self._latest.skipped()
                 image = None
             else:
                 started = time.monotonic()
@@ -164,16 +145,16 @@ class CameraReader:
                 gap = now - last_frame_at
                 period = gap if period is None else 0.8 * period + 0.2 * gap
             last_frame_at = now
+            if source.finite and not lockstep:
+                # Decoded first, shown at its own time: a video's frame at its timestamp, a folder's
+                # image at FrameRate (PlaybackClock).
+                due = clock.due(source.frame_time, self._nominal_interval(source), now)
+                if not self._wait_until_due(due, clock.gap, source.own_time):
+                    return False
             if image is None:
+                self._latest.skipped()
                 self._stats.add(frames_in=1)
                 continue
-            if source.finite and not lockstep and due is not None:
-                # A video file keeps its own time (a frame not taken by the next one's due time is
-                # replaced); a folder plays at FrameRate, the announcer's own pace, so a frame waits
-                # for its turn however long the announcer is held up (by a huge image, say).
-                until = due if source.native_fps else None
-                if not self._let_it_be_taken(until):
-                    return False
             self._latest.put(Frame(image, time.time(), keep=lockstep))
             self._stats.add(frames_in=1)
             if first:
@@ -185,13 +166,50 @@ class CameraReader:
                                width, height)
         return False
 
-    def _let_it_be_taken(self, until: Optional[float]) -> bool:
-        """A file or folder played at its own rate: before a frame replaces the one in the slot, give
-        the announcer until `until` (a video: when the next frame is due, time the reader would sleep
-        anyway; None: as long as it takes) to take it. Without this, a frame that came late (a slow
-        decode) and the next one on schedule land together while the announcer is still busy with
-        the late one, dropping frame after frame. A video's frame not taken by then is replaced: the
-        newest frame wins. False on stop."""
+    def _wait_lockstep_turn(self, read_cost: float) -> bool:
+        """`PlaybackSpeed: max`: wait until the frame before was taken, then until just before the
+        announcer's next turn (a period after it took the last frame), so that a frame does not wait a
+        whole period in the slot and go out with a stale capture time. False on stop."""
+        while not self._latest.wait_taken(_IDLE_WAIT):
+            if self._stop.is_set():
+                return False
+        taken_at, rate = self._latest.taken_at, self.frame_rate
+        if taken_at is not None and rate > 0:
+            remaining = taken_at + 1.0 / rate - time.monotonic() - read_cost
+            if remaining > 0 and self._stop.wait(remaining):
+                return False
+        return True
+
+    def _wait_poll_turn(self, due: Optional[float]) -> Optional[float]:
+        """A polled source (a snapshot URL) is asked at the frame rate: wait for `due`, return the next
+        due time (None: poll at once, or stopped). After a stall the schedule restarts from now
+        instead of polling in a burst to catch up."""
+        if self.frame_rate <= 0:
+            return None
+        interval = 1.0 / self.frame_rate
+        if due is None:
+            return time.monotonic() + interval
+        remaining = due - time.monotonic()
+        if remaining > 0 and self._stop.wait(remaining):
+            return None
+        if time.monotonic() - due >= interval:
+            return time.monotonic() + interval
+        return due + interval
+
+    def _wait_until_due(self, due: Optional[float], gap: Optional[float], own_time: bool) -> bool:
+        """A file or folder played at its own time: sleep until the frame just read is due, then, before
+        it replaces the one in the slot, give the announcer time to take that one — a video until its
+        next frame is likely due (time the reader would sleep anyway; then the newest frame wins), a
+        folder's image as long as it takes (a slow image delays the next ones instead of dropping
+        them). Without this, a frame that came late and the next one on schedule land together while
+        the announcer is still busy with the late one, dropping frame after frame. False on stop."""
+        if due is not None:
+            remaining = due - time.monotonic()
+            if remaining > 0 and self._stop.wait(remaining):
+                return False
+        until = None
+        if own_time:
+            until = (due if due is not None else time.monotonic()) + (gap or 0.0)
         while True:
             remaining = _IDLE_WAIT if until is None else until - time.monotonic()
             if remaining <= 0 or self._latest.wait_taken(min(_IDLE_WAIT, remaining)):
@@ -207,12 +225,8 @@ class CameraReader:
             return False
         return turn - time.monotonic() > 2.0 * period
 
-    def _interval(self, source: Source) -> Optional[float]:
-        """Seconds between reads, or None to read as fast as the source delivers."""
-        if source.finite:
-            fps = source.native_fps or self.frame_rate
-            return 1.0 / fps if fps and fps > 0 else None
-        if source.polled:
-            return 1.0 / self.frame_rate if self.frame_rate > 0 else None
-        return None
-
+    def _nominal_interval(self, source: Source) -> Optional[float]:
+        """Seconds between a file's frames where it has no usable timestamps (its header's rate) and
+        between a folder's images (FrameRate); None to play as fast as frames are taken."""
+        fps = source.native_fps or self.frame_rate
+        return 1.0 / fps if fps and fps > 0 else None

@@ -25,10 +25,19 @@ class Source:
     polled = False
     #: skip() takes the next frame off the source without decoding it (cheaper than read()).
     can_skip = False
+    #: a finite source with its own timeline (a video): played natively, a frame not taken by the time
+    #: the next one is due is replaced; without one (a folder) each frame waits for its turn.
+    own_time = False
 
     @property
     def native_fps(self) -> Optional[float]:
         """The source's own frame rate when it has one (a video file's), else None."""
+        return None
+
+    @property
+    def frame_time(self) -> Optional[float]:
+        """The presentation time, in seconds, of the frame just read or skipped, when the source has
+        one (a video's timestamp), else None."""
         return None
 
     def open(self) -> None:

@@ -84,7 +84,8 @@ def read_image(path: str) -> Tuple[Optional[np.ndarray], str]:
             body = stream.read()
     except OSError as error:
         return None, f"cannot read it: {error.strerror}"
-    kind = JPEG if body.startswith(b"\xff\xd8\xff") else PNG if body.startswith(b"\x89PNG\r\n\x1a\n") else None
+    kind = (JPEG if body.startswith(b"\xff\xd8\xff")
+            else PNG if body.startswith(b"\x89PNG\r\n\x1a\n") else None)
     if kind is not None:
         try:
             return decode_image(body, kind, _MAX_BYTES, _MAX_PIXELS), ""

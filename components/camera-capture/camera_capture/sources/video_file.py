@@ -12,6 +12,7 @@ from .opencv import CaptureSource, open_capture, reported_fps, to_bgr24
 
 class VideoFileSource(CaptureSource):
     finite = True
+    own_time = True
 
     def __init__(self, path: str, loop: bool = False) -> None:
         super().__init__()
@@ -27,6 +28,15 @@ class VideoFileSource(CaptureSource):
         self._capture = open_capture(self.path, cv2.CAP_FFMPEG, [], f"video file {self.path}")
         self._fps = reported_fps(self._capture)
         self._frames_this_pass = 0
+
+    @property
+    def frame_time(self) -> Optional[float]:
+        # FFmpeg's presentation timestamp of the frame last decoded, from the stream's start
+        # (0 when the container has none: the playback clock then spaces frames nominally).
+        if self._capture is None:
+            return None
+        milliseconds = float(self._capture.get(cv2.CAP_PROP_POS_MSEC))
+        return milliseconds / 1000.0 if milliseconds == milliseconds and milliseconds >= 0 else None
 
     def lost(self) -> str:
         return f"video file {self.path} could not be read"
