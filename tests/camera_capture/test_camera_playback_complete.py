@@ -205,3 +205,44 @@ def test_native_playback_follows_a_variable_frame_rate_files_timestamps(tmp_path
         f"paced by the header's {header_fps:.1f} fps")
     assert shown[20] - min(shown.values()) <= 4.0  # the fast part is not stretched to the slow one
     assert ended["state"] == "ENDED"
+
+
+@pytest.mark.parametrize("loop", [False, True], ids=["once", "looped"])
+def test_a_file_played_below_its_own_rate_skips_the_frames_between_turns(tmp_path, loop):
+    # 25 fps file, 5 announcements a second: the frames between turns are taken off the file without
+    # their conversion to BGR; the end of the file (or its next pass) is found while skipping too.
+    from camera_capture.sources.video_file import VideoFileSource
+
+    counts = {"read": 0, "skipped": 0}
+
+    class CountingVideo(VideoFileSource):
+        def read(self, into=None):
+            counts["read"] += 1
+            return super().read(into)
+
+        def skip(self):
+            counts["skipped"] += 1
+            return super().skip()
+
+    video = helpers.make_video(str(tmp_path / "clip.avi"), frames=50, fps=25)
+    config = helpers.configuration(tmp_path, [
+        {"CameraId": "clip", "Source": video, "PlaybackSpeed": "native", "FrameRate": 5, "Loop": loop}])
+    with local_nucleus() as nucleus:
+        capture = helpers.Capture(nucleus, config)
+        capture.service = CaptureService(capture.service.settings, capture.ipc,
+                                         make_source=lambda c: CountingVideo(c.source, c.loop))
+        capture.service.start()
+        try:
+            if loop:  # 2 s a pass: 5 s is into its third
+                status = capture.wait_status(lambda s: s["frames_out"] >= 25, timeout=60)
+                assert status["state"] == "STREAMING"
+                assert counts["read"] + counts["skipped"] > 100, counts
+            else:
+                events, ended = collect(capture)
+                assert 5 <= ended["frames_out"] <= 15
+                assert [event["seq"] for event in events] == list(range(len(events)))
+                # every frame taken off the file once, and one more call that found its end
+                assert counts["read"] + counts["skipped"] == 51, counts
+        finally:
+            capture.close()
+    assert counts["skipped"] > 2 * counts["read"], counts

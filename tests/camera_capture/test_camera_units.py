@@ -335,3 +335,19 @@ def test_mjpeg_stream_that_stalls_times_out_and_a_blocked_read_can_be_aborted():
         assert not reader.is_alive() and errors
     finally:
         camera.stop()
+
+
+def test_replaced_and_published_frames_give_their_buffers_back_for_the_next_decode():
+    latest = LatestFrame()
+    first, second, third = (np.zeros((4, 4, 3), np.uint8) for _ in range(3))
+    assert latest.spare() is None
+    latest.put(Frame(first, 0.0))
+    latest.put(Frame(second, 0.0))  # `first` replaced before it was taken: its buffer is free
+    assert latest.spare() is first
+    taken = latest.take(0.1)
+    assert taken.image is second and latest.spare() is None  # the announcer still has it
+    latest.recycle(taken.image)
+    latest.recycle(third)
+    latest.recycle(np.zeros((4, 4, 3), np.uint8))  # more than SPARE_BUFFERS: not kept
+    assert {id(latest.spare()), id(latest.spare())} == {id(second), id(third)}
+    assert latest.spare() is None

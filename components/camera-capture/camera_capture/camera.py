@@ -87,6 +87,7 @@ class Camera:
             try:
                 # A lockstep frame waits for the publish window; a live one is refused when it is full.
                 published = self._publisher.publish(frame, wait=self._stop if frame.keep else None)
+                self._latest.recycle(frame.image)  # copied to the ring or encoded: its buffer is free
             except FrameTooLarge as error:
                 # Counted (status dropped, last_error) and warned about, never lost silently.
                 self._refused += 1

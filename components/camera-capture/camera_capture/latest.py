@@ -3,14 +3,21 @@
 There is never a queue between the source and the publisher: a frame that was not taken before the
 next one arrived is replaced and counted as dropped, so a slow announcer (or a slow nucleus) can
 never make latency grow.
+
+The slot also keeps a couple of spare frame buffers — frames replaced before they were taken, and
+frames the announcer has finished with — that the reader decodes the next frames into: a camera's
+memory stays a few frames, instead of a frame-sized allocation per frame that the C heap keeps
+around once freed (14 MiB of them in an idle 720p camera).
 """
 
 import threading
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
+
+SPARE_BUFFERS = 2
 
 
 @dataclass
@@ -23,6 +30,7 @@ class Frame:
 class LatestFrame:
     def __init__(self) -> None:
         self._frame: Optional[Frame] = None
+        self._spares: List[np.ndarray] = []
         self._changed = threading.Condition()
         self.dropped = 0
         #: time.monotonic() when a frame was last taken: the announcer's turn (lockstep readers pace on it)
@@ -32,8 +40,23 @@ class LatestFrame:
         with self._changed:
             if self._frame is not None:
                 self.dropped += 1
+                self._keep_spare(self._frame.image)
             self._frame = frame
             self._changed.notify_all()
+
+    def spare(self) -> Optional[np.ndarray]:
+        """A frame buffer nobody uses any more, for the reader to decode into (None: allocate one)."""
+        with self._changed:
+            return self._spares.pop() if self._spares else None
+
+    def recycle(self, image: np.ndarray) -> None:
+        """The announcer is done with a taken frame's pixels (published, copied or encoded)."""
+        with self._changed:
+            self._keep_spare(image)
+
+    def _keep_spare(self, image: np.ndarray) -> None:
+        if len(self._spares) < SPARE_BUFFERS and image.flags.writeable and image.flags.c_contiguous:
+            self._spares.append(image)
 
     def skipped(self) -> None:
         """A frame the reader consumed without decoding it, because no turn was near: dropped too."""

@@ -132,11 +132,12 @@ class CameraReader:
             # Never in lockstep: there every frame is announced, however far the next turn.
             skip = not first and not lockstep and source.can_skip and self._turn_is_far(period)
             if skip:
-                source.skip()
+                if not source.skip():
+                    return True
                 image = None
             else:
                 started = time.monotonic()
-                image = source.read()
+                image = source.read(into=self._latest.spare())
                 if image is None:
                     return True
                 read_cost = 0.8 * read_cost + 0.2 * (time.monotonic() - started)
@@ -149,8 +150,14 @@ class CameraReader:
                 # Decoded first, shown at its own time: a video's frame at its timestamp, a folder's
                 # image at FrameRate (PlaybackClock).
                 due = clock.due(source.frame_time, self._nominal_interval(source), now)
-                if not self._wait_until_due(due, clock.gap, source.own_time):
+                if due is not None and not self._sleep_until(due):
                     return False
+                if image is not None:
+                    # A video's newest frame wins once its successor is likely due; a folder's
+                    # image waits for its turn however long it takes.
+                    until = (due or time.monotonic()) + (clock.gap or 0.0) if source.own_time else None
+                    if not self._let_it_be_taken(until):
+                        return False
             if image is None:
                 self._latest.skipped()
                 self._stats.add(frames_in=1)
@@ -196,20 +203,16 @@ class CameraReader:
             return time.monotonic() + interval
         return due + interval
 
-    def _wait_until_due(self, due: Optional[float], gap: Optional[float], own_time: bool) -> bool:
-        """A file or folder played at its own time: sleep until the frame just read is due, then, before
-        it replaces the one in the slot, give the announcer time to take that one — a video until its
-        next frame is likely due (time the reader would sleep anyway; then the newest frame wins), a
-        folder's image as long as it takes (a slow image delays the next ones instead of dropping
-        them). Without this, a frame that came late and the next one on schedule land together while
-        the announcer is still busy with the late one, dropping frame after frame. False on stop."""
-        if due is not None:
-            remaining = due - time.monotonic()
-            if remaining > 0 and self._stop.wait(remaining):
-                return False
-        until = None
-        if own_time:
-            until = (due if due is not None else time.monotonic()) + (gap or 0.0)
+    def _sleep_until(self, due: float) -> bool:
+        """Sleep until time.monotonic() reaches `due`; False on stop."""
+        remaining = due - time.monotonic()
+        return not (remaining > 0 and self._stop.wait(remaining))
+
+    def _let_it_be_taken(self, until: Optional[float]) -> bool:
+        """Before a file's or folder's frame replaces the one in the slot, give the announcer until
+        `until` (None: as long as it takes) to take that one. Without this, a frame that came late
+        (a slow decode) and the next one on schedule land together while the announcer is still busy
+        with the late one, dropping frame after frame. False on stop."""
         while True:
             remaining = _IDLE_WAIT if until is None else until - time.monotonic()
             if remaining <= 0 or self._latest.wait_taken(min(_IDLE_WAIT, remaining)):

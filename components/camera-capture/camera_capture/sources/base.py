@@ -43,12 +43,15 @@ class Source:
     def open(self) -> None:
         raise NotImplementedError
 
-    def read(self) -> Optional[np.ndarray]:
+    def read(self, into: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
+        """The next frame; decoded into `into` (a spare frame buffer) where the source can and the
+        size matches, else into a new array."""
         raise NotImplementedError
 
-    def skip(self) -> None:
-        """Consume the next frame without decoding it (live sources: keeps the source drained)."""
-        self.read()
+    def skip(self) -> bool:
+        """Consume the next frame without decoding it (live sources: keeps the source drained);
+        False once a finite source has ended (as `read()` returning None)."""
+        return self.read() is not None
 
     def abort(self) -> None:
         """Called from another thread to end a blocked read/skip soon (it then raises SourceError).

@@ -57,7 +57,7 @@ class ImageFolderSource(Source):
         self._next = 0
         self._read_this_pass = 0
 
-    def read(self) -> Optional[np.ndarray]:
+    def read(self, into: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
         while True:
             if self._next >= len(self._files):
                 if self._read_this_pass == 0:

@@ -103,11 +103,12 @@ class MjpegSource(Source):
             raise SourceError(f"{self.describe}: Content-Type {kind or 'missing'} is neither "
                               "multipart MJPEG nor image/jpeg")
 
-    def read(self) -> Optional[np.ndarray]:
+    def read(self, into: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
         return decode_jpeg_bytes(self._next_jpeg())
 
-    def skip(self) -> None:
+    def skip(self) -> bool:
         self._next_jpeg()  # a part read off the stream but not decoded
+        return True
 
     def _next_jpeg(self) -> bytes:
         if self._boundary is None:

@@ -6,7 +6,7 @@ errors (OpenCV) and off (FFmpeg, unless OPENCV_FFMPEG_LOGLEVEL is set by the use
 """
 
 import os
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -58,6 +58,11 @@ def to_bgr24(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+def decode_next(capture: "cv2.VideoCapture", into: Optional[np.ndarray]) -> Tuple[bool, Optional[np.ndarray]]:
+    """capture.read(), into `into` when it is the frame's size (OpenCV allocates a new array when not)."""
+    return capture.read(into) if into is not None else capture.read()
+
+
 def reported_fps(capture: "cv2.VideoCapture") -> Optional[float]:
     """The stream's declared frame rate when it is plausible, else None."""
     fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
@@ -79,16 +84,18 @@ class CaptureSource(Source):
         """What went wrong when the capture stops delivering (shown in logs and status: no credentials)."""
         raise NotImplementedError
 
-    def read(self) -> Optional[np.ndarray]:
-        ok, image = self._capture.read() if self._capture is not None else (False, None)
+    def read(self, into: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
+        ok, image = decode_next(self._capture, into) if self._capture is not None else (False, None)
         if not ok or image is None:
             raise SourceError(self.lost())
         return to_bgr24(image)
 
-    def skip(self) -> None:
-        # grab() takes the frame off the driver or demuxer; retrieve() (the decode) is what we save.
+    def skip(self) -> bool:
+        # grab() takes the frame off the driver or demuxer; retrieve() (the conversion to BGR, and
+        # for a camera the decode) is what we save.
         if self._capture is None or not self._capture.grab():
             raise SourceError(self.lost())
+        return True
 
     def close(self) -> None:
         capture, self._capture = self._capture, None

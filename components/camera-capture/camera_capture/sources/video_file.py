@@ -7,12 +7,13 @@ import cv2
 import numpy as np
 
 from .base import SourceError
-from .opencv import CaptureSource, open_capture, reported_fps, to_bgr24
+from .opencv import CaptureSource, decode_next, open_capture, reported_fps, to_bgr24
 
 
 class VideoFileSource(CaptureSource):
     finite = True
     own_time = True
+    can_skip = True
 
     def __init__(self, path: str, loop: bool = False) -> None:
         super().__init__()
@@ -41,22 +42,39 @@ class VideoFileSource(CaptureSource):
     def lost(self) -> str:
         return f"video file {self.path} could not be read"
 
-    def read(self) -> Optional[np.ndarray]:
+    def read(self, into: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
         if self._capture is None:
             raise SourceError(self.lost())
-        ok, image = self._capture.read()
-        if ok and image is not None:
-            self._frames_this_pass += 1
-            return to_bgr24(image)
+        ok, image = decode_next(self._capture, into)
+        if not ok or image is None:
+            if not self._next_pass():
+                return None
+            ok, image = decode_next(self._capture, into)
+            if not ok or image is None:
+                raise SourceError(f"no frame could be decoded from {self.path} after rewinding")
+        self._frames_this_pass += 1
+        return to_bgr24(image)
+
+    def skip(self) -> bool:
+        """The next frame taken off the file but not converted to BGR (nor allocated): a file played
+        at a FrameRate below its own costs little more than its decoding."""
+        if self._capture is None:
+            raise SourceError(self.lost())
+        if not self._capture.grab():
+            if not self._next_pass():
+                return False
+            if not self._capture.grab():
+                raise SourceError(f"no frame could be decoded from {self.path} after rewinding")
+        self._frames_this_pass += 1
+        return True
+
+    def _next_pass(self) -> bool:
+        """At the end of the file: start it again when looping (True), else False (it ended)."""
         if self._frames_this_pass == 0:
             raise SourceError(f"no frame could be decoded from {self.path}")
         if not self.loop:
-            return None
+            return False
         # Reopen rather than seek: seeking to frame 0 is unreliable for some containers/codecs.
         self.close()
         self.open()
-        ok, image = self._capture.read()
-        if not ok or image is None:
-            raise SourceError(f"no frame could be decoded from {self.path} after rewinding")
-        self._frames_this_pass = 1
-        return to_bgr24(image)
+        return True
