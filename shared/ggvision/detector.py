@@ -8,7 +8,7 @@ failing on every frame. Not thread-safe, like the runtimes: call `detect` from o
 """
 
 import dataclasses
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -63,13 +63,20 @@ class Detector:
             raise
 
     def detect(self, image_bgr: np.ndarray, score_threshold: float = 0.5, max_detections: Optional[int] = 100,
-               class_filter: Optional[Sequence[int]] = None) -> Detections:
+               class_filter: Optional[Sequence[int]] = None,
+               input_released: Optional[Callable[[], None]] = None) -> Detections:
         """Detections in a BGR (or grey) uint8 image: at least `score_threshold`, of `class_filter`'s
-        classes when given, the `max_detections` best, sorted by score, boxes relative to the image."""
+        classes when given, the `max_detections` best, sorted by score, boxes relative to the image.
+
+        `input_released` is called once the image has become the model's input tensor and is read no
+        more, before inference: a caller detecting on a zero-copy view of a frame ring checks there
+        that the camera did not overwrite the frame meanwhile (and raises to abandon it)."""
         runtime = self._runtime
         if runtime is None:
             raise RuntimeError(f"detector {self.name}: the model was closed")
         tensor, transform = prepare(image_bgr, self.spec)
+        if input_released is not None:
+            input_released()
         outputs = self._run(runtime, tensor)
         detections = decode(self.spec.output_layout, outputs, self.spec, transform, score_threshold)
         return detections.filter(score_threshold, class_filter).top(max_detections)

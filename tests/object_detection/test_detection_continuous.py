@@ -229,3 +229,46 @@ def test_the_recipe_policy_covers_one_camera_frames_topic_too(nucleus, tmp_path)
     finally:
         camera.close()
         watcher.close()
+
+
+def test_a_frame_overwritten_while_it_is_read_in_place_is_dropped_not_reported(nucleus, tmp_path):
+    # The detector reads shm frames in place (no copy of the whole frame): if the camera laps the ring
+    # while the detector preprocesses, what it computed is dropped and counted, never published as
+    # the detections of that seq. Forcing the interleaving is the only thing done here by hand: the
+    # test camera laps the ring from inside the detector's input_released hook.
+    rings = str(tmp_path / "rings")
+    configuration = settings(ModelPath=model_folder(str(tmp_path), "gluoncv"), RingFolder=rings,
+                             CountsIntervalSeconds=0)
+    watcher, (detections,) = observer(nucleus, ["ggvision/detections/+"])
+    camera = RingCamera(nucleus, rings, "cam1")
+    try:
+        with running_service(nucleus, configuration) as service:
+            detector = service._detector
+            real_detect = detector.detect
+            lap = {"pending": True}
+
+            def detect(image, *args, input_released=None, **kwargs):
+                def released():
+                    if lap["pending"]:
+                        lap["pending"] = False
+                        for _ in range(camera.ring.slots):  # the camera laps the ring meanwhile
+                            camera.write(np.full((480, 640, 3), 128, np.uint8))
+                    if input_released is not None:
+                        input_released()
+                return real_detect(image, *args, input_released=released, **kwargs)
+
+            detector.detect = detect
+            lapped = camera.send(example_image())
+            deadline = time.monotonic() + 30
+            while lap["pending"] and time.monotonic() < deadline:  # the detector took it and was lapped
+                time.sleep(0.05)
+            assert not lap["pending"], "the detector never read the frame"
+            after = camera.send(example_image())
+            message = next_valid(detections, DETECTIONS)
+            assert message["seq"] == after["seq"] != lapped["seq"]
+            assert_expected(message["prediction"])
+            assert message["skipped_frames"] >= 1  # the lapped frame, counted
+            assert service._continuous.unavailable >= 1
+    finally:
+        camera.close()
+        watcher.close()

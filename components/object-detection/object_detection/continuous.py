@@ -10,7 +10,6 @@ import concurrent.futures
 import time
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
-import numpy as np
 from ggvision.contracts import ContractError, validate
 from ggvision.frames import FrameReader, FrameUnavailable
 from ggvision.frames.layout import is_camera_id
@@ -18,7 +17,7 @@ from ggvision.ipc import IpcClient, describe_error
 from ggvision.log import LogThrottle, get_logger
 
 from .counts import CountsWindow
-from .frame_pixels import read_bgr
+from .frame_pixels import view_bgr
 from .motion import MotionGate
 from .settings import DetectionSettings
 
@@ -108,7 +107,8 @@ class LatestFrames:
         return len(self._turns)
 
 
-Infer = Callable[[np.ndarray, Optional[float], Optional[int]], Dict[str, Any]]
+# (image, score threshold, max detections[, input_released]) -> the detections message's fields
+Infer = Callable[..., Dict[str, Any]]
 
 
 class ContinuousMode:
@@ -140,6 +140,13 @@ class ContinuousMode:
         if not settings.motion_gate:
             self._last.clear()
 
+    def _unavailable(self, camera_id: str, event: Dict[str, Any], replaced: int, error: Exception) -> None:
+        """Overwritten before or while we read it (normal when the camera outpaces the model): counted,
+        carried in the next message's skipped_frames; the next frame is taken."""
+        self.unavailable += 1
+        self._not_reported[camera_id] = self._not_reported.get(camera_id, 0) + replaced + 1
+        _log.debug("frame %s/%s unavailable: %s", camera_id, event.get("seq"), error)
+
     def _published(self, future: "concurrent.futures.Future") -> None:
         """Runs on the IPC thread: a refused publish (e.g. a DetectionsTopic the policy does not
         cover) is logged every 10 s with a count, not once per frame."""
@@ -156,12 +163,9 @@ class ContinuousMode:
         camera_id = event["camera_id"]
         self.skipped += replaced
         try:
-            image = read_bgr(self._reader, event)
+            frame = view_bgr(self._reader, event)
         except FrameUnavailable as error:
-            # Overwritten while we were busy (normal when the camera outpaces the model): the next one.
-            self.unavailable += 1
-            self._not_reported[camera_id] = self._not_reported.get(camera_id, 0) + replaced + 1
-            _log.debug("frame %s/%s unavailable: %s", camera_id, event.get("seq"), error)
+            self._unavailable(camera_id, event, replaced, error)
             return
         except ValueError as error:
             # A ring path outside the ring folder, a bad geometry: refused, counted, warned about.
@@ -171,13 +175,22 @@ class ContinuousMode:
                                           self.refused, short(str(error)))
             return
         last = self._last.get(camera_id)
-        changed = self._gate.should_infer(camera_id, image) if self.settings.motion_gate else True
-        reused = not changed and last is not None
+        try:
+            # Read in place (a view into the ring): the gate and the detector's preprocessing read the
+            # pixels, then `released` checks the camera did not overwrite them meanwhile.
+            changed = self._gate.should_infer(camera_id, frame.image) if self.settings.motion_gate else True
+            reused = not changed and last is not None
+            if reused:
+                frame.released()
+                result = last
+            else:
+                result = self._infer(frame.image, None, None, frame.released)
+        except FrameUnavailable as error:
+            self._unavailable(camera_id, event, replaced, error)
+            return
         if reused:
-            result = last
             self.gated += 1
         else:
-            result = self._infer(image, None, None)
             self.inferred += 1
             if self.settings.motion_gate:
                 self._last[camera_id] = result

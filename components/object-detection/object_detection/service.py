@@ -7,7 +7,7 @@ one worker thread only (runtimes are not thread-safe), and the IPC threads only 
 
 import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 from ggvision.component import ServiceError
@@ -156,7 +156,8 @@ class DetectionService:
         return (spec.width, spec.height) if spec else None
 
     def _infer(self, image: np.ndarray, score_threshold: Optional[float],
-               max_detections: Optional[int]) -> Dict[str, Any]:
+               max_detections: Optional[int],
+               input_released: Optional[Callable[[], None]] = None) -> Dict[str, Any]:
         detector = self._detector
         started = time.perf_counter()
         detections = detector.detect(
@@ -164,6 +165,7 @@ class DetectionService:
             score_threshold=self.settings.score_threshold if score_threshold is None else score_threshold,
             max_detections=self.settings.max_detections if max_detections is None else max_detections,
             class_filter=self._class_filter,
+            input_released=input_released,
         )
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         self._inference_ms.append(elapsed_ms)

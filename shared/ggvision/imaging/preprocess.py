@@ -60,6 +60,8 @@ def prepare(image_bgr: np.ndarray, spec: Any) -> Tuple[np.ndarray, BoxTransform]
 
     `spec` is a `ggvision.models.ModelSpec`: width, height, layout (NCHW/NHWC), channel_order (RGB/BGR),
     resize (stretch/letterbox), dtype (float32: `(pixel * scale - mean) / std`; uint8: raw pixels).
+    The tensor never shares memory with `image_bgr`, which may be a view into a camera's ring that
+    changes once the caller lets it go.
     """
     image = _as_bgr(image_bgr)
     width, height = int(spec.width), int(spec.height)
@@ -72,6 +74,8 @@ def prepare(image_bgr: np.ndarray, spec: Any) -> Tuple[np.ndarray, BoxTransform]
     nchw = spec.layout == "NCHW"
     if spec.dtype == "uint8":
         tensor = np.ascontiguousarray(pixels.transpose(2, 0, 1) if nchw else pixels)[np.newaxis]
+        if np.shares_memory(tensor, image_bgr):  # a frame already of the model's size and layout
+            tensor = tensor.copy()
         return tensor, transform
     gain, shift = _gain_and_shift(spec)
     if nchw:
