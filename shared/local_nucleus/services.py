@@ -465,15 +465,18 @@ class GreengrassServices(rpc.Dispatcher):
         state = _string(request, "state")
         if state not in LIFECYCLE_STATES:
             raise BadRequest(f"state must be one of {LIFECYCLE_STATES}")
-        with self.status:
-            self.states[stream.component] = state  # type: ignore[assignment]
-            self.status.notify_all()
-        stream.respond(NS + "UpdateStateResponse", b"{}", terminate=True)
+        # Listeners first, then the state for get_state/wait_for_state, then the answer: whoever
+        # waited for a state finds every listener already told of it, and a component whose
+        # UpdateState returned finds it visible.
         for listener in list(self.state_listeners):
             try:
                 listener(stream.component, state)  # type: ignore[arg-type]
             except Exception:  # noqa: BLE001 - a host callback must not break the server
                 LOG.exception("state listener failed")
+        with self.status:
+            self.states[stream.component] = state  # type: ignore[assignment]
+            self.status.notify_all()
+        stream.respond(NS + "UpdateStateResponse", b"{}", terminate=True)
 
     def _put_component_metric(self, stream: rpc.Stream, request: dict) -> None:
         metrics = request.get("metrics")
