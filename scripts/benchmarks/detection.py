@@ -322,11 +322,21 @@ def end_to_end(built: Dict[str, str], video: str, scratch: str, nucleus_dir: str
         time.sleep(0.5)
         pipeline.drain()
         latencies = []
+        # Where the latency goes, per message: the detector's own detect() (inference_ms), the way in
+        # (captured → the detector's message stamped, less its detect: camera announce, ring write,
+        # the frame event's hop, the detector's queue and read) and the way out (its hop to us).
+        breakdown: Dict[str, List[float]] = {"inference_ms": [], "frame_to_detector_ms": [],
+                                             "detections_delivery_ms": []}
         while len(latencies) < plan["latency_frames"]:
             message = pipeline.detections.get(30)
             if message is None:
                 raise RuntimeError("detections stopped")
-            latencies.append((message.received_at - message.payload["captured_at"]) * 1000.0)
+            payload = message.payload
+            latencies.append((message.received_at - payload["captured_at"]) * 1000.0)
+            breakdown["inference_ms"].append(payload["inference_ms"])
+            breakdown["frame_to_detector_ms"].append(
+                (payload["ts"] - payload["captured_at"]) * 1000.0 - payload["inference_ms"])
+            breakdown["detections_delivery_ms"].append((message.received_at - payload["ts"]) * 1000.0)
         # Throughput: the camera flat out, the detector as fast as it can take the newest frame.
         pipeline.configure(CAMERA, {"PlaybackSpeed": "max"})
         pipeline.drain()
@@ -354,6 +364,7 @@ def end_to_end(built: Dict[str, str], video: str, scratch: str, nucleus_dir: str
         "camera_frames_per_s": round(frames / elapsed, 2),
         "frames_skipped_by_detector": skipped,
         "latency_ms": percentiles(latencies),
+        "latency_breakdown": {name: percentiles(values) for name, values in breakdown.items()},
         "latency_frame_rate": "the file's own (30 fps)",
         "cpu_cores_camera_flat_out": cpu,
         "latency_ms_camera_flat_out": percentiles(saturated),

@@ -69,6 +69,23 @@ def test_a_symlink_out_of_the_folder_is_refused(setup, tmp_path):
         outside.close()
 
 
+def test_a_ring_read_before_then_swapped_for_a_symlink_out_of_the_folder_is_refused(setup, tmp_path):
+    # The reader remembers where an event path led (no realpath walk per frame): that memory must not
+    # outlive the file. Swapped for a symlink to a ring outside, the path is checked again, refused.
+    folder, ring, event, reader = setup
+    assert int(reader.read(event).mean()) == 7 and reader.still_valid(event)
+    outside = FrameRing.create(str(tmp_path / "outside"), "cam", 16, 12)
+    try:
+        outside.write(np.full((12, 16, 3), 99, np.uint8), 1.0)
+        os.replace(ring.path, os.path.join(folder, "moved-away"))
+        os.symlink(outside.path, ring.path)
+        with pytest.raises(ValueError, match="ring folder"):
+            reader.read(event)
+        assert not reader.still_valid(event)
+    finally:
+        outside.close()
+
+
 def test_a_ring_folder_that_is_itself_a_symlink_works(setup, tmp_path):
     folder, ring, event, _ = setup
     alias = str(tmp_path / "alias")

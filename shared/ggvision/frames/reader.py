@@ -108,6 +108,11 @@ class FrameReader:
         self.jpeg_at_least: Optional[Tuple[int, int]] = None
         self._max_rings = max(1, max_rings)
         self._rings: OrderedDict[str, _MappedRing] = collections.OrderedDict()
+        # Event paths already resolved to a mapped ring: the next frame of the same ring skips the two
+        # realpath() walks (an lstat per path component, about a millisecond per frame in all). Safe:
+        # the fast path only takes a file whose identity is the ring mapped after a full check; any
+        # other answer goes the full way again.
+        self._resolved: Dict[str, str] = {}
         # Rings seen truncated under their mapping, by path: (st_dev, st_ino, st_size) then. Still the
         # same file at that size: FrameUnavailable again (not a "not a ring" ValueError) until replaced.
         self._truncated: Dict[str, Tuple[int, int, int]] = {}
@@ -193,7 +198,13 @@ class FrameReader:
                                    f"{reference.path}: overwritten (the slot {now})")
 
     def _checked_ring(self, reference: _Reference) -> _MappedRing:
-        ring = self._ring(self._resolve(reference.path))
+        ring = self._still_mapped(self._resolved.get(reference.path))
+        if ring is None:
+            real = self._resolve(reference.path)
+            ring = self._ring(real)
+            if len(self._resolved) >= 4 * self._max_rings:
+                self._resolved.clear()
+            self._resolved[reference.path] = real
         geometry = ring.geometry
         if (reference.width, reference.height, reference.pixel_format) != (
                 geometry.width, geometry.height, geometry.pixel_format):
@@ -214,6 +225,20 @@ class FrameReader:
             raise ValueError(f"frame ring path {path!r} is not a .ring file in the ring folder "
                              f"{self.ring_folder}")
         return real
+
+    def _still_mapped(self, real: Optional[str]) -> Optional[_MappedRing]:
+        """The ring mapped for `real` while `real` is still that whole file; else None (full check)."""
+        ring = self._rings.get(real) if real is not None else None
+        if ring is None:
+            return None
+        try:
+            status = os.stat(real, follow_symlinks=False)
+        except OSError:
+            return None
+        if ring.identity != (status.st_dev, status.st_ino) or status.st_size < ring.geometry.file_size:
+            return None
+        self._rings.move_to_end(real)
+        return ring
 
     def _ring(self, real: str) -> _MappedRing:
         """The mapped ring at `real`, mapped again when the file was replaced; LRU-bounded."""
