@@ -19,7 +19,7 @@ def test_component_process_publishes_frames_and_status_then_stops_cleanly(nucleu
     video = helpers.make_video(str(tmp_path / "clip.avi"), frames=25, fps=25)
     rings = str(tmp_path / "rings")
     merge = {"Cameras": [{"CameraId": "demo", "Source": video, "Loop": True, "FrameRate": 10,
-                          "Transport": "shm"}],  # the shape scripts/lib/demo_config.py deploys
+                          "Transport": "shm"}],  # the shape scripts/lib/demo/config.py deploys
              "RingFolder": rings, "StatusIntervalSeconds": 0.5}
     observer = connect(nucleus, "test.Observer", pubsub_policy(
         subscribe=["ggvision/cameras/demo/frames", "ggvision/cameras/demo/status"]))

@@ -1,81 +1,99 @@
 """The demo's viewer: a user-style component that subscribes to ggvision's messages.
 
-It shows what your own component would do: subscribe to detections and camera status over IPC, read
-the frame a detection belongs to from shared memory, and draw the boxes. Every second it prints one
-line per camera and writes `<work>/latest-<camera>.jpg` with the boxes drawn.
+It shows what your own component would do: subscribe to detections over IPC, read the frame each
+detections message belongs to (same camera, same `seq`) from the camera's shared-memory ring, and draw
+that message's boxes on it. Every drawn frame goes to `<OutputFolder>/<camera>-<seq>.jpg` with a line
+in `<OutputFolder>/index.jsonl`; `scripts/demo` turns them into an MP4 and a contact sheet.
 """
 
+import collections
 import os
 import sys
 import time
+from typing import Any, Deque, Dict, Optional, Tuple
 
-import cv2
+from annotate import FrameDetections, draw
+from frame_log import AnnotatedFrameLog
 from ggvision.frames import FrameReader, FrameUnavailable
-from ggvision.ipc import IpcClient
+from ggvision.ipc import IpcClient, Subscription
 from ggvision.lifecycle import StopSignal
 
-COLOURS = [(0, 0, 255), (0, 200, 0), (255, 0, 0), (0, 200, 255), (255, 0, 255)]
+RECENT_FRAME_EVENTS = 256  # frame events kept to find a detection's frame: far more than a ring's slots
+FRAME_EVENT_WAIT = 1.0     # how long a detection may wait for its frame event (separate subscription)
+
+FrameKey = Tuple[str, int]
+
+
+class FrameEvents:
+    """The latest frame events by (camera, seq), fed from the frames subscription."""
+
+    def __init__(self, subscription: Subscription) -> None:
+        self._subscription = subscription
+        self._events: Dict[FrameKey, Dict[str, Any]] = {}
+        self._order: Deque[FrameKey] = collections.deque()
+
+    def find(self, camera_id: str, seq: int) -> Optional[Dict[str, Any]]:
+        """The frame event of `seq`, waiting a little for it: frames and detections are two queues."""
+        deadline = time.monotonic() + FRAME_EVENT_WAIT
+        self._drain(0.0)
+        while (camera_id, seq) not in self._events and time.monotonic() < deadline:
+            self._drain(0.05)
+        return self._events.get((camera_id, seq))
+
+    def _drain(self, timeout: float) -> None:
+        message = self._subscription.get(timeout) if timeout else self._subscription.get_nowait()
+        while message is not None:
+            event = message.payload or {}
+            if "camera_id" in event and "seq" in event:
+                key = (str(event["camera_id"]), int(event["seq"]))
+                self._events[key] = event
+                self._order.append(key)
+                while len(self._order) > RECENT_FRAME_EVENTS:
+                    self._events.pop(self._order.popleft(), None)
+            message = self._subscription.get_nowait()
 
 
 def main() -> int:
     stop = StopSignal()
     ipc = IpcClient.connect()
-    output = os.environ.get("GGVISION_DEMO_OUTPUT", os.getcwd())
-    os.makedirs(output, exist_ok=True)
-    frames = ipc.subscribe("ggvision/cameras/+/frames", max_pending=8)
-    detections = ipc.subscribe("ggvision/detections/+", max_pending=64)
-    reader = FrameReader(os.environ.get("GGVISION_RING_FOLDER", "/dev/shm/ggvision"))
-    latest_frame = {}
-    summary = {}
+    configuration = ipc.get_configuration() or {}
+    output = configuration.get("OutputFolder") or os.environ.get("GGVISION_DEMO_OUTPUT", os.getcwd())
+    log = AnnotatedFrameLog(output, int(configuration.get("JpegQuality", 90)))
+    reader = FrameReader(configuration.get("RingFolder") or "/dev/shm/ggvision")
+    # Deep queues: the viewer must see every detections message, and frames arrive at the camera's rate.
+    frames = FrameEvents(ipc.subscribe("ggvision/cameras/+/frames", max_pending=512))
+    detections = ipc.subscribe("ggvision/detections/+", max_pending=512)
     ipc.update_state("RUNNING")
-    next_print = time.monotonic() + 1.0
+    drawn = missed = 0
+    next_print = time.monotonic() + 5.0
     while not stop.is_set():
         message = detections.get(timeout=0.2)
-        while True:
-            frame = frames.get_nowait()
-            if frame is None:
-                break
-            latest_frame[frame.payload["camera_id"]] = frame.payload
         if message is not None and message.payload:
-            result = message.payload
-            camera = result["camera_id"]
-            stats = summary.setdefault(camera, {"n": 0, "reused": 0})
-            stats["n"] += 1
-            stats["reused"] += 1 if result.get("reused") else 0
-            stats["last"] = result
-            event = latest_frame.get(camera)
-            if event is not None and event["seq"] == result["seq"]:
-                _draw(reader, event, result, os.path.join(output, f"latest-{camera}.jpg"))
+            result = FrameDetections.from_message(message.payload)
+            event = frames.find(result.camera_id, result.seq)
+            reason = "no frame event" if event is None else None
+            if event is not None:
+                started = time.perf_counter()
+                try:
+                    image = reader.read(event, copy=True)
+                except (FrameUnavailable, ValueError) as error:
+                    reason = str(error) or type(error).__name__
+                else:
+                    drawn += 1
+                    draw(image, result, drawn)
+                    log.drawn(result, image, drawn, (time.perf_counter() - started) * 1000.0)
+            if reason is not None:
+                missed += 1
+                log.missed(result, reason)
         if time.monotonic() >= next_print:
-            next_print += 1.0
-            for camera, stats in sorted(summary.items()):
-                last = stats["last"]
-                objects = ", ".join("{} {:.2f}".format(last["labels"].get(str(row[0]), row[0]), row[1])
-                                    for row in last["prediction"]) or "nothing"
-                print("[viewer] {}: frame {} · {} · {:.1f} ms · {} results ({} reused)".format(
-                    camera, last["seq"], objects, last["inference_ms"], stats["n"], stats["reused"]),
-                    flush=True)
-    frames.close()
+            next_print += 5.0
+            print(f"[viewer] {drawn} frames drawn, {missed} missed (frame overwritten before it was read)",
+                  flush=True)
     detections.close()
+    log.close()
+    reader.close()
     ipc.close()
     return 0
-
-
-def _draw(reader, event, result, path):
-    try:
-        image = reader.read(event, copy=True)
-    except (FrameUnavailable, ValueError):
-        return
-    height, width = image.shape[:2]
-    for class_id, score, xmin, ymin, xmax, ymax in result["prediction"]:
-        colour = COLOURS[int(class_id) % len(COLOURS)]
-        top_left = (int(xmin * width), int(ymin * height))
-        cv2.rectangle(image, top_left, (int(xmax * width), int(ymax * height)), colour, 2)
-        label = "{} {:.2f}".format(result["labels"].get(str(int(class_id)), class_id), score)
-        cv2.putText(image, label, (top_left[0] + 2, top_left[1] + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
-                    colour, 1, cv2.LINE_AA)
-    cv2.imwrite(path + ".tmp.jpg", image)
-    os.replace(path + ".tmp.jpg", path)
 
 
 if __name__ == "__main__":
