@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from detection_helpers import (
     COMPONENT,
+    DEMO_MODEL,
     RingCamera,
     app_client,
     assert_expected,
@@ -28,7 +29,8 @@ from ggvision.contracts import validate
 from harness import local_nucleus
 
 WAIT = 60
-# The bundled demo model (8×8 grid of 64-pixel cells) on the README example image: the red and the
+# The colour demo model (a test fixture, components/object-detection/models/demo-model: an 8×8 grid
+# of 64-pixel cells) on the README example image: the red and the
 # blue block each cover 2×2 cells.
 DEMO_RED = [[0, 0, 0.125, 0.125], [0.125, 0, 0.25, 0.125],
             [0, 0.125, 0.125, 0.25], [0.125, 0.125, 0.25, 0.25]]
@@ -58,14 +60,15 @@ def boxes_of(prediction, class_id):
     return sorted([row[2:] for row in prediction if row[0] == class_id])
 
 
-def test_component_process_with_its_bundled_model(built, tmp_path):
-    """ModelPath empty: the model shipped as the recipe's artifact (GGVISION_MODEL_DIR)."""
+def test_component_process_with_the_colour_model(built, tmp_path):
+    """The colour demo model through ModelPath, for its exact outputs (the recipe's bundled model, the
+    pedestrian detector, is loaded by default in tests/packaging/test_fresh_device.py)."""
     rings = str(tmp_path / "rings")
     with local_nucleus() as nucleus:
         watcher, (detections, status) = observer(nucleus, ["ggvision/detections/+",
                                                            "ggvision/inference/detector/status"])
         camera = RingCamera(nucleus, rings, "porch")
-        configuration = {COMPONENT: {"RingFolder": rings, "CountsIntervalSeconds": 1,
+        configuration = {COMPONENT: {"ModelPath": DEMO_MODEL, "RingFolder": rings, "CountsIntervalSeconds": 1,
                                      "StatusIntervalSeconds": 1}}
         try:
             with launched(nucleus, built, str(tmp_path / "run"), configuration) as launcher:

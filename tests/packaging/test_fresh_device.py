@@ -80,7 +80,7 @@ def test_from_built_artifacts_and_a_bare_python_to_detections(tmp_path, python):
                 message = detections.get(WAIT)
                 assert message is not None, launcher.log_lines(DETECTOR)
                 validate(message.payload, "ggvision.detections/1")
-                assert message.payload["model"]["name"] == "demo-colour-detector"  # the bundled ONNX model
+                assert message.payload["model"]["name"] == "pedestrian-ssdlite"  # the bundled ONNX model
                 # No Neo artifact was built in: the bundled ONNX model, and the log says which and why.
                 lines = launcher.log_lines(DETECTOR)
                 assert any("loaded from" in line and "(onnx)" in line for line in lines), lines

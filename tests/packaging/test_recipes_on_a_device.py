@@ -105,8 +105,12 @@ def test_object_detection_names_the_neo_artifact_of_every_target_and_onnx_only_w
         assert setenv["GGVISION_PLATFORM"] == key
         assert setenv["GGVISION_NEO_MODEL_DIR"] == f"{{artifacts:decompressedPath}}/neo-model-{key}"
         onnx_runtime_exists = key != "armv7l"  # PyPI and Debian have no ONNX Runtime for 32-bit Arm
-        assert (("demo-model.zip", "ZIP") in files) is onnx_runtime_exists
+        # The bundled ONNX model: the pedestrian detector (scripts/make-demo-models).
+        assert (("pedestrian-ssdlite.zip", "ZIP") in files) is onnx_runtime_exists
         assert ("GGVISION_MODEL_DIR" in setenv) is onnx_runtime_exists
+        if onnx_runtime_exists:
+            assert setenv["GGVISION_MODEL_DIR"] == "{artifacts:decompressedPath}/pedestrian-ssdlite"
+        assert ("demo-model.zip", "ZIP") not in files  # the colour model is a test fixture
 
 
 def test_the_pipeline_deploys_the_runtime_and_both_components():
