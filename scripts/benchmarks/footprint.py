@@ -7,8 +7,10 @@ detection area does). Each component's process is its `main.py` Python (the chil
 
 - idle: CameraCapture reads a 1280×720 video at 1 fps; ObjectDetection has its model loaded and
   subscribes to a camera topic nobody publishes on (no frames to infer).
-- load: CameraCapture at 15 fps, ObjectDetection inferring each frame (motion gate off; the demo model,
-  ONNX Runtime).
+- load: CameraCapture at 15 fps, ObjectDetection inferring each frame (motion gate off; the recipe's
+  default model, pedestrian-ssdlite, with ONNX Runtime).
+- idle with the colour-blob test model (4.6 KB): ObjectDetection's own memory without a real model's
+  (`object_detection_idle_rss_mib_colour_model`); the difference is the model in ONNX Runtime.
 
 Per component and phase: the largest sample (`rss_mib`), the median and VmHWM (the process's peak
 since it started); at the end of the window, VmRSS split into RssAnon, RssFile and RssShmem — the
@@ -43,6 +45,9 @@ from .detection import (
     write_video,
 )
 from .processes import component_pid
+from .results import ROOT
+
+COLOUR_MODEL = os.path.join(ROOT, "components", "object-detection", "models", "demo-model")
 
 IDLE_FRAME_RATE = 1
 LOAD_FRAME_RATE = 15
@@ -64,6 +69,8 @@ def run(quick: bool = False) -> Dict[str, Any]:
         idle = measure(built, scratch, nucleus_dir, plan, dict(camera, FrameRate=IDLE_FRAME_RATE),
                        {"FrameTopics": ["ggvision/cameras/nobody/frames"]})
         load = measure(built, scratch, nucleus_dir, plan, dict(camera, FrameRate=LOAD_FRAME_RATE), {})
+        colour = measure(built, scratch, nucleus_dir, plan, dict(camera, FrameRate=IDLE_FRAME_RATE),
+                         {"FrameTopics": ["ggvision/cameras/nobody/frames"], "ModelPath": COLOUR_MODEL})
     finally:
         shutil.rmtree(videos, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
@@ -78,8 +85,10 @@ def run(quick: bool = False) -> Dict[str, Any]:
                      "in ggvision.DLRRuntime's environment",
         "idle": f"camera at {IDLE_FRAME_RATE} fps (1280x720 video), detector subscribed to no camera",
         "load": f"camera at {LOAD_FRAME_RATE} fps (1280x720 video), detector inferring each frame "
-                "(motion gate off; bundled demo model, ONNX Runtime)",
-        "details": {"plan": plan, "components": components},
+                "(motion gate off; the recipe's default model, pedestrian-ssdlite, ONNX Runtime)",
+        "object_detection_idle_rss_mib_colour_model": colour[DETECTOR]["rss_mib"],
+        "details": {"plan": plan, "components": components,
+                    "object_detection_idle_colour_model": colour[DETECTOR]},
     }
     for name, figures in components.items():
         result[f"{name}_idle_rss_mib"] = figures["idle"]["rss_mib"]
