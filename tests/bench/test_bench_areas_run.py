@@ -13,11 +13,12 @@ from scripts.benchmarks.__main__ import AREAS
 
 HEADLINES = {
     "ipc": ["json_1kb_msgs_per_s", "json_1kb_latency_ms_p50", "binary_1mb_msgs_per_s"],
-    "camera": ["jpeg_over_shm_cost_ratio"],
-    "detection": ["end_to_end_over_raw_throughput", "added_latency_ms_p50", "motion_gate_cpu_fraction"],
+    "camera": ["jpeg_over_shm_cost_ratio", "shm_over_memcpy_cost_ratio"],
+    "detection": ["end_to_end_over_raw_throughput", "added_latency_ms_p50", "motion_gate_cpu_fraction",
+                  "colour_model_end_to_end_over_raw_throughput", "colour_model_added_latency_ms_p50"],
     "footprint": ["max_idle_rss_mib", "max_load_rss_mib", "camera_capture_idle_rss_mib",
                   "camera_capture_load_rss_mib", "object_detection_idle_rss_mib",
-                  "object_detection_load_rss_mib"],
+                  "object_detection_load_rss_mib", "object_detection_idle_rss_mib_colour_model"],
 }
 
 
