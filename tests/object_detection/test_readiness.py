@@ -14,6 +14,7 @@ import time
 import pytest
 from detection_helpers import (
     COMPONENT,
+    DEMO_MODEL,
     build_components,
     example_image,
     launched,
@@ -91,7 +92,10 @@ def built(tmp_path_factory, device_runtime):
 
 
 def test_a_dependent_first_request_is_answered_on_a_fresh_start(built, tmp_path):
-    configuration = {COMPONENT: {"RingFolder": str(tmp_path / "rings"), "CountsIntervalSeconds": 0}}
+    # The colour test model: the red block is a detection the first answer must carry (the
+    # recipe's default, the pedestrian detector, finds nothing in it).
+    configuration = {COMPONENT: {"RingFolder": str(tmp_path / "rings"), "CountsIntervalSeconds": 0,
+                                 "ModelPath": DEMO_MODEL}}
     with local_nucleus() as nucleus, launched(nucleus, built, str(tmp_path / "run"), configuration,
                                               [COMPONENT, PORT]) as launcher:
         assert launcher.wait_for_state(PORT, "FINISHED", WAIT), (launcher.state_history(PORT),

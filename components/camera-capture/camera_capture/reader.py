@@ -31,6 +31,7 @@ SourceFactory = Callable[[CameraConfig], Source]
 NextTurn = Callable[[], Optional[float]]
 
 _IDLE_WAIT = 0.25  # how often a waiting reader looks at the stop flag
+_TURN_MARGIN = 0.002  # a frame due as the announcer's turn comes is put this long before it
 
 
 class CameraReader:
@@ -150,9 +151,9 @@ class CameraReader:
                 # Decoded first, shown at its own time: a video's frame at its timestamp, a folder's
                 # image at FrameRate (PlaybackClock).
                 due = clock.due(source.frame_time, self._nominal_interval(source), now)
-                if due is not None and not self._sleep_until(due):
+                if due is not None and not self._sleep_until(self._put_time(due)):
                     return False
-                if image is not None:
+                if image is not None and (not source.own_time or self._announcer_takes_each(clock.gap)):
                     # A video's newest frame wins once its successor is likely due; a folder's
                     # image waits for its turn however long it takes.
                     until = (due or time.monotonic()) + (clock.gap or 0.0) if source.own_time else None
@@ -203,6 +204,24 @@ class CameraReader:
             return time.monotonic() + interval
         return due + interval
 
+    def _announcer_takes_each(self, gap: Optional[float]) -> bool:
+        """Whether a video's frame in the slot should be taken before the next one replaces it: only
+        while the announcer takes every frame (FrameRate 0, or not below the video's rate). With a
+        lower FrameRate the newest frame wins at once: waiting would hand the announcer, at each
+        turn, the frame put just after its previous turn — a whole FrameRate period old."""
+        rate = self.frame_rate
+        return rate <= 0 or gap is None or gap <= 0 or 1.0 / rate <= gap * 1.01
+
+    def _put_time(self, due: float) -> float:
+        """When to put a frame due at `due`: then, or just before the announcer's turn when the turn
+        falls a moment before it (a file whose rate is a multiple of FrameRate lines the two up) —
+        such a frame must be in the slot for that turn, not lose the race to it by a millisecond and
+        wait a whole turn while an older one is announced."""
+        turn = self._next_turn()
+        if turn is not None and 0.0 <= due - turn <= 2 * _TURN_MARGIN:
+            return turn - _TURN_MARGIN
+        return due
+
     def _sleep_until(self, due: float) -> bool:
         """Sleep until time.monotonic() reaches `due`; False on stop."""
         remaining = due - time.monotonic()
@@ -222,7 +241,8 @@ class CameraReader:
 
     def _turn_is_far(self, period: Optional[float]) -> bool:
         """True when the announcer's next turn is more than ~2 source frames away: a frame decoded
-        now would be replaced before it is announced."""
+        now would be replaced before it is announced (a video's frames are read a frame ahead of
+        their time, so this keeps the one due last before the turn, and at most one more)."""
         turn = self._next_turn()
         if turn is None or period is None:
             return False
