@@ -1,0 +1,7 @@
+"""`python -m ggvision.search`: see `ggvision.search.cli`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
