@@ -17,29 +17,21 @@ from .decoders.yolo import yolo_layout
 from .detections import Detections
 from .imaging.preprocess import prepare
 from .models import ModelSpec, load_model_spec
-from .models.model_input import check_input_shape, input_dtype, input_name, with_model_input
+from .models.loaded_model import LoadedModel
 from .runtimes import Runtime, load_runtime
 
 # Outputs each layout needs at least (tensorflow's count output is optional).
 _MIN_OUTPUTS = {"gluoncv": 3, "tensorflow": 3, "yolo": 1}
 
 
-class Detector:
+class Detector(LoadedModel):
     """A loaded detection model. Build it with `Detector.load(model_dir)`."""
 
     def __init__(self, runtime: Runtime, spec: ModelSpec, check: bool = True) -> None:
-        self._runtime: Optional[Runtime] = runtime
-        self.spec = spec
-        self.name = spec.name
-        self.version = spec.version
+        super().__init__(runtime, spec)
         self.labels: Dict[int, str] = dict(spec.labels)
-        self.runtime_name = runtime.name
         self.runtime_output_names = list(runtime.output_names)
-        self._input_name = input_name(runtime, spec)
-        spec = self.spec = with_model_input(runtime, spec)
-        check_input_shape(runtime, spec, self._input_name)
-        self._input_dtype = input_dtype(runtime, spec)
-        self._output_order = _output_order(runtime, spec)
+        self._output_order = _output_order(runtime, self.spec)
         if check:
             self._trial_run()
 
@@ -82,9 +74,7 @@ class Detector:
         return detections.filter(score_threshold, class_filter).top(max_detections)
 
     def _run(self, runtime: Runtime, tensor: np.ndarray) -> List[np.ndarray]:
-        if tensor.dtype.name != self._input_dtype:
-            tensor = tensor.astype(self._input_dtype)  # e.g. a float16 model
-        outputs = runtime.run({self._input_name: tensor})
+        outputs = self._run_input(runtime, tensor)
         if self._output_order is not None:
             outputs = [outputs[index] for index in self._output_order]
         return outputs
@@ -94,18 +84,6 @@ class Detector:
         if self._output_order is not None:
             return [names[index] for index in self._output_order if index < len(names)]
         return names
-
-    def close(self) -> None:
-        """Release the model. Safe to call twice."""
-        runtime, self._runtime = self._runtime, None
-        if runtime is not None:
-            runtime.close()
-
-    def __enter__(self) -> "Detector":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<Detector {self.name} {self.version} ({self.runtime_name}, {self.spec.output_layout})>"

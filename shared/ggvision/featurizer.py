@@ -11,11 +11,10 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-# The input checks are the detector's own: one set of rules for what a model folder may say.
 from .imaging.preprocess import prepare
 from .log import get_logger
 from .models import ModelSpec, load_model_spec
-from .models.model_input import check_input_shape, input_dtype, input_name, with_model_input
+from .models.loaded_model import LoadedModel
 from .runtimes import Runtime, load_runtime
 from .runtimes.base import format_shape
 
@@ -27,22 +26,15 @@ _DETECTOR_LAYOUTS = ("gluoncv", "tensorflow", "yolo")
 DEFAULT_MAX_BATCH = 16
 
 
-class Featurizer:
+class Featurizer(LoadedModel):
     """A loaded featurizer model. Build it with `Featurizer.load(model_dir)`."""
 
     def __init__(self, runtime: Runtime, spec: ModelSpec, max_batch: int = DEFAULT_MAX_BATCH) -> None:
         if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
             raise ValueError(f"max_batch {max_batch!r} is not allowed "
                              f"(allowed: a whole number of at least 1)")
-        self._runtime: Optional[Runtime] = runtime
-        self.name = spec.name
-        self.version = spec.version
-        self.runtime_name = runtime.name
-        self._input_name = input_name(runtime, spec)
-        spec = self.spec = with_model_input(runtime, spec)
-        check_input_shape(runtime, spec, self._input_name)
-        self._input_dtype = input_dtype(runtime, spec)
-        self.output_name, self._output_index = _feature_output(runtime, spec)
+        super().__init__(runtime, spec)
+        self.output_name, self._output_index = _feature_output(runtime, self.spec)
         shape = tuple(runtime.input_shape or ())
         # Unknown shape (some DLR artifacts): one image per run is what every model accepts.
         self.batching = bool(shape) and (shape[0] is None or shape[0] < 0)
@@ -94,25 +86,11 @@ class Featurizer:
 
     def _run(self, runtime: Runtime, batch: np.ndarray, count: int) -> np.ndarray:
         """The raw [count, D] features of one batch (not normalised)."""
-        if batch.dtype.name != self._input_dtype:
-            batch = batch.astype(self._input_dtype)  # e.g. a float16 model
-        outputs = runtime.run({self._input_name: batch})
+        outputs = self._run_input(runtime, batch)
         if self._output_index >= len(outputs):
             raise ValueError(f"featurizer {self.name}: the model returned {len(outputs)} outputs, "
                              f"expected output {self.output_name!r} at index {self._output_index}")
         return _as_rows(np.asarray(outputs[self._output_index]), count, self.output_name)
-
-    def close(self) -> None:
-        """Release the model. Safe to call twice."""
-        runtime, self._runtime = self._runtime, None
-        if runtime is not None:
-            runtime.close()
-
-    def __enter__(self) -> "Featurizer":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<Featurizer {self.name} {self.version} ({self.runtime_name}, dim {self.dim})>"
