@@ -154,8 +154,9 @@ class CameraReader:
                 if due is not None and not self._sleep_until(self._put_time(due)):
                     return False
                 if image is not None and (not source.own_time or self._announcer_takes_each(clock.gap)):
-                    # A video's newest frame wins once its successor is likely due; a folder's
-                    # image waits for its turn however long it takes.
+                    # While the announcer takes every frame, the slot's frame is given until this
+                    # one's successor is due (a video) or as long as it takes (a folder's image);
+                    # below the video's rate the newest frame replaces it at once.
                     until = (due or time.monotonic()) + (clock.gap or 0.0) if source.own_time else None
                     if not self._let_it_be_taken(until):
                         return False
