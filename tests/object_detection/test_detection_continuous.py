@@ -5,6 +5,7 @@ own IPC connection with the recipe's access policy, the real ONNX Runtime) → s
 model of each output layout.
 """
 
+import threading
 import time
 
 import cv2
@@ -246,6 +247,7 @@ def test_a_frame_overwritten_while_it_is_read_in_place_is_dropped_not_reported(n
             detector = service._detector
             real_detect = detector.detect
             lap = {"pending": True}
+            lap_written = threading.Event()  # set once the lap is written: the test's next frame comes after
 
             def detect(image, *args, input_released=None, **kwargs):
                 def released():
@@ -253,16 +255,14 @@ def test_a_frame_overwritten_while_it_is_read_in_place_is_dropped_not_reported(n
                         lap["pending"] = False
                         for _ in range(camera.ring.slots):  # the camera laps the ring meanwhile
                             camera.write(np.full((480, 640, 3), 128, np.uint8))
+                        lap_written.set()
                     if input_released is not None:
                         input_released()
                 return real_detect(image, *args, input_released=released, **kwargs)
 
             detector.detect = detect
             lapped = camera.send(example_image())
-            deadline = time.monotonic() + 30
-            while lap["pending"] and time.monotonic() < deadline:  # the detector took it and was lapped
-                time.sleep(0.05)
-            assert not lap["pending"], "the detector never read the frame"
+            assert lap_written.wait(30), "the detector never read the frame"
             after = camera.send(example_image())
             message = next_valid(detections, DETECTIONS)
             assert message["seq"] == after["seq"] != lapped["seq"]
